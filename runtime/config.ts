@@ -25,10 +25,10 @@ export const defaultFeeds = [
 ];
 
 /**
- * Public figures tracked by default: the President, Vice-President and the presidents of the
- * Chamber and the Senate of Brazil at the time of writing, plus the Supreme Court.
+ * Public figures tracked by default: Luiz Inácio Lula da Silva and Jair Bolsonaro, the two
+ * most fact-checked Brazilian politicians. Operators list their own set.
  */
-export const defaultTrackedEntities = ['Q37181', 'Q10394575', 'Q29021815', 'Q10351574', 'Q1551807'];
+export const defaultTrackedEntities = ['Q37181', 'Q10304982'];
 
 /** Each field: environment variable name, schema with default, and what it is for. */
 const fields = {

@@ -49,6 +49,7 @@ export const errorCodes = {
   API_UNAUTHENTICATED: { retryable: false, status: 401 },
   API_FORBIDDEN: { retryable: false, status: 403 },
   API_NOT_FOUND: { retryable: false, status: 404 },
+  API_INTERNAL: { retryable: false, status: 500 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCodes;

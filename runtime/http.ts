@@ -61,18 +61,25 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 // Sent by the caller for one origin; a redirect to another origin must not carry them.
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
+const FORBIDDEN_IPV4 = [
+  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
+  '192.0.0.0/24', '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4',
+];
+const FORBIDDEN_IPV6 = [
+  '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'ff00::/8',
+  // NAT64 and 6to4 embed an IPv4 address that the IPv4 ranges would not see.
+  '64:ff9b::/96', '2002::/16',
+];
+
+// BlockList also matches IPv4-mapped IPv6 (::ffff:10.0.0.1) against the IPv4 ranges.
 const forbidden = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) forbidden.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-  // NAT64 and 6to4 embed an IPv4 address the ranges above cannot see.
-  ['64:ff9b::', 96], ['2002::', 16],
-] as const) forbidden.addSubnet(net, prefix, 'ipv6');
-// IPv4-mapped IPv6 (::ffff:10.0.0.1) is matched against the IPv4 rules by BlockList itself.
+for (const range of FORBIDDEN_IPV4) addRange(range, 'ipv4');
+for (const range of FORBIDDEN_IPV6) addRange(range, 'ipv6');
+
+function addRange(range: string, family: 'ipv4' | 'ipv6'): void {
+  const [network, prefix] = range.split('/');
+  forbidden.addSubnet(network!, Number(prefix), family);
+}
 
 export async function httpGet(
   req: HttpRequest,
@@ -120,12 +127,15 @@ function checkUrl(raw: string, base?: string): URL {
     throw new AletheiaError('HTTP_URL_INVALID', `fetching ${raw}: not a valid URL`, { cause: err });
   }
 
-  const problem =
-    url.protocol !== 'http:' && url.protocol !== 'https:' ? `scheme ${url.protocol} not allowed`
-      : url.username || url.password ? 'credentials in the URL are not allowed'
-        : undefined;
+  let problem: string | undefined;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    problem = `scheme ${url.protocol} not allowed`;
+  } else if (url.username || url.password) {
+    problem = 'credentials in the URL are not allowed';
+  }
+
   if (problem) {
-    // Never echo a password back into logs.
+    // The message ends up in logs and dead letters: never echo a password there.
     url.username = '';
     url.password = '';
     throw new AletheiaError('HTTP_URL_INVALID', `fetching ${url.href}: ${problem}`);
@@ -259,7 +269,9 @@ async function finish(
     throw statusError(url, status, headers['retry-after']);
   }
 
-  const body = await readBody(url, res, headers, policy.maxBodyBytes, signal);
+  // Destroying also frees the socket when reading stops early (cap hit, unknown encoding).
+  const body = await readBody(url, res, headers, policy.maxBodyBytes, signal)
+    .finally(() => res.destroy());
 
   return {
     url, status, headers, body, notModified: false,
@@ -296,10 +308,7 @@ async function readBody(
   const tooLarge = (what: string) =>
     new AletheiaError('HTTP_BODY_TOO_LARGE', `fetching ${url}: ${what} over ${maxBytes} bytes`);
   const declared = Number(headers['content-length']);
-  if (declared > maxBytes) {
-    res.destroy();
-    throw tooLarge(`Content-Length ${declared}`);
-  }
+  if (declared > maxBytes) throw tooLarge(`Content-Length ${declared}`);
 
   const chunks: Buffer[] = [];
   const sink = new Writable({

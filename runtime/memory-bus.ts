@@ -130,7 +130,7 @@ class MemorySubscription implements Subscription {
       if (batch.length === 0) return;
 
       queue.batchesInFlight += 1;
-      this.track(this.handle(queue, batch).finally(() => (queue.batchesInFlight -= 1)));
+      this.track(this.handle(queue, batch));
     }
   }
 
@@ -147,6 +147,7 @@ class MemorySubscription implements Subscription {
       } catch {
         if (!this.running) {
           for (const entry of batch) queue.delivered.delete(entry);
+          queue.batchesInFlight -= 1;
 
           return;
         }
@@ -156,9 +157,10 @@ class MemorySubscription implements Subscription {
       }
     }
 
+    queue.batchesInFlight -= 1;
     queue.remove(batch);
     for (const entry of batch) entry.settle();
-    queueMicrotask(() => queue.wake());
+    queue.wake();
   }
 
   async close(): Promise<void> {

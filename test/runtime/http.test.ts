@@ -297,6 +297,17 @@ describe('httpGet', () => {
       assert.ok(Date.now() - started < 1000);
     });
 
+    it('times out on a body that stalls half-way', async () => {
+      const server = await serve((_req, res) => {
+        res.writeHead(200, { 'Content-Length': 1000 });
+        res.write('<rss><channel>');
+      });
+
+      await rejectsWith(httpGet({ url: server.origin }, policy({
+        allowedHosts: [server.host], timeoutMs: 200,
+      })), 'HTTP_TIMEOUT');
+    });
+
     it('stops when the caller aborts', async () => {
       const server = await serve(() => {});
 

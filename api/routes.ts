@@ -1,0 +1,135 @@
+/**
+ * The API's routes: health and readiness for operators (no key), then the read and export
+ * endpoints over the analytics store (scopes `read` and `export`). Responses use camelCase
+ * field names; lists answer `{ data, nextCursor }`.
+ */
+import { Router } from '@koa/router';
+import type { Middleware } from 'koa';
+
+import type { Health } from '../runtime/lifecycle.ts';
+import { AletheiaError } from '../runtime/errors.ts';
+import type { Logger } from '../runtime/log.ts';
+import type { AnalyticsStore } from '../sinks/clickhouse/client.ts';
+import { exportRows } from '../sinks/clickhouse/export.ts';
+import {
+  getArticle,
+  getEntity,
+  listArticles,
+  listEntities,
+  listMentions,
+  mentionCounts,
+  type ViewName,
+} from '../sinks/clickhouse/queries.ts';
+import { requireScope, type ApiKey } from './auth.ts';
+import { articleId, parseQuery, qid, validate } from './params.ts';
+import { sendExport } from './stream.ts';
+
+export interface RouteOptions {
+  store: AnalyticsStore;
+  lifecycleHealth: () => Promise<Record<string, Health>>;
+  keys: ApiKey[];
+  exportMaxRows: number;
+  log: Logger;
+}
+
+export function routes(options: RouteOptions): Router {
+  const { store, keys } = options;
+  const router = new Router();
+  const read = requireScope(keys, 'read');
+  const exporting = requireScope(keys, 'export');
+  // Records the route for the request log: where two patterns match (`/v1/articles/export`
+  // and `/v1/articles/:id`), the router reports the last, while the first one answers.
+  const get = (path: string, ...handlers: Middleware[]): void => {
+    router.get(
+      path,
+      async (ctx, next) => {
+        ctx.state.route ??= path;
+        await next();
+      },
+      ...handlers,
+    );
+  };
+
+  get('/health', (ctx) => {
+    parseQuery('none', ctx.query);
+    ctx.body = { status: 'ok' };
+  });
+
+  get('/ready', async (ctx) => {
+    parseQuery('none', ctx.query);
+    const components = await readiness(options);
+    const ready = Object.values(components).every((health) => health.ok);
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not ready', components };
+  });
+
+  // Export routes come before `/:id` routes, which would otherwise take `export` for an id.
+  const exports: [string, ViewName, 'articlesExport' | 'entitiesExport' | 'mentionsExport'][] = [
+    ['/v1/articles/export', 'articles', 'articlesExport'],
+    ['/v1/entities/export', 'entities', 'entitiesExport'],
+    ['/v1/mentions/export', 'mentions', 'mentionsExport'],
+  ];
+  for (const [path, view, params] of exports) {
+    get(path, exporting, async (ctx) => {
+      const { format, ...filters } = parseQuery(params, ctx.query);
+      const chunks = exportRows(store, view, filters, {
+        format: format === 'csv' ? 'CSVWithNames' : 'JSONEachRow',
+        maxRows: options.exportMaxRows,
+      });
+      await sendExport(ctx, `${view}-${new Date().toISOString().slice(0, 10)}`, format, chunks);
+    });
+  }
+
+  get('/v1/articles', read, async (ctx) => {
+    ctx.body = await listArticles(store, parseQuery('articles', ctx.query));
+  });
+
+  get('/v1/articles/:id', read, async (ctx) => {
+    parseQuery('none', ctx.query);
+    const id = validate(articleId, ctx.params.id, 'article id');
+    const article = await getArticle(store, id);
+    if (!article) throw new AletheiaError('API_NOT_FOUND', `no article with id ${id}`);
+    ctx.body = article;
+  });
+
+  get('/v1/entities', read, async (ctx) => {
+    ctx.body = await listEntities(store, parseQuery('entities', ctx.query));
+  });
+
+  get('/v1/entities/:qid', read, async (ctx) => {
+    const range = parseQuery('entity', ctx.query);
+    const id = validate(qid, ctx.params.qid, 'QID');
+    const entity = await getEntity(store, id, range);
+    if (!entity) throw new AletheiaError('API_NOT_FOUND', `no tracked entity ${id}`);
+    ctx.body = entity;
+  });
+
+  get('/v1/mentions', read, async (ctx) => {
+    ctx.body = await listMentions(store, parseQuery('mentions', ctx.query));
+  });
+
+  get('/v1/mentions/counts', read, async (ctx) => {
+    ctx.body = { data: await mentionCounts(store, parseQuery('mentionCounts', ctx.query)) };
+  });
+
+  return router;
+}
+
+/** The store's answer and every component's health, each under its name. */
+async function readiness(options: RouteOptions): Promise<Record<string, Health>> {
+  const store = options.store.ping().then(
+    (): Health => ({ ok: true }),
+    (err: unknown): Health => {
+      options.log.warn({ err }, 'analytics store not ready');
+
+      return { ok: false, detail: 'the analytics store does not answer' };
+    },
+  );
+  const components = options.lifecycleHealth().catch((err: unknown): Record<string, Health> => {
+    options.log.warn({ err }, 'component health unavailable');
+
+    return { components: { ok: false, detail: 'component health could not be read' } };
+  });
+
+  return { store: await store, ...(await components) };
+}
