@@ -74,7 +74,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       bus,
       checkpoints,
       log: log.child({ component: 'process' }),
-      options: { trackedEntities: config.trackedEntities, linkWaitMs: 30_000, maxBatchRecords: 1000 },
+      options: {
+        trackedEntities: config.trackedEntities,
+        linkWaitMs: 30_000,
+        maxBatchRecords: 1000,
+      },
     }),
   );
   lifecycle.add(

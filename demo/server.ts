@@ -10,7 +10,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 const feeds: Record<string, { file: string; contentType: string }> = {
-  '/feeds/politica.xml': { file: 'feeds/politica.xml', contentType: 'application/rss+xml; charset=ISO-8859-1' },
+  '/feeds/politica.xml': {
+    file: 'feeds/politica.xml',
+    contentType: 'application/rss+xml; charset=ISO-8859-1',
+  },
   '/feeds/mundo.atom': { file: 'feeds/mundo.atom', contentType: 'application/atom+xml' },
 };
 
@@ -39,9 +42,7 @@ export async function startSampleSources(port = 0): Promise<SampleSources> {
 
     if (url.pathname === '/w/api.php' && url.searchParams.get('action') === 'wbgetentities') {
       const ids = (url.searchParams.get('ids') ?? '').split('|');
-      const found = Object.fromEntries(
-        ids.map((id) => [id, entities[id] ?? { id, missing: '' }]),
-      );
+      const found = Object.fromEntries(ids.map((id) => [id, entities[id] ?? { id, missing: '' }]));
 
       return response
         .writeHead(200, { 'content-type': 'application/json; charset=utf-8' })

@@ -11,8 +11,7 @@
  */
 
 export type DedupeVerdict =
-  | { action: 'pass'; duplicateOf: string | null }
-  | { action: 'drop'; reason: 'duplicate' };
+  { action: 'pass'; duplicateOf: string | null } | { action: 'drop'; reason: 'duplicate' };
 
 interface Fingerprint {
   id: string;
@@ -35,7 +34,10 @@ export class Dedupe {
 
     const first = this.idByHash.get(record.contentHash);
 
-    return { action: 'pass', duplicateOf: first !== undefined && first !== record.id ? first : null };
+    return {
+      action: 'pass',
+      duplicateOf: first !== undefined && first !== record.id ? first : null,
+    };
   }
 
   remember(records: Fingerprint[]): void {

@@ -79,7 +79,11 @@ export class ProcessStage implements Component {
         (batch) => this.updateIndex(batch),
       ),
       await bus.subscribe(
-        { group: 'process', topics: sources.map(topics.raw), maxBatchRecords: options.maxBatchRecords },
+        {
+          group: 'process',
+          topics: sources.map(topics.raw),
+          maxBatchRecords: options.maxBatchRecords,
+        },
         (batch) => this.handle(batch),
       ),
     );
@@ -92,7 +96,9 @@ export class ProcessStage implements Component {
 
   async health(): Promise<Health> {
     if (this.subscriptions.length === 0) return { ok: false, detail: 'not started' };
-    const missing = this.deps.options.trackedEntities.filter((qid) => !this.index.known().includes(qid));
+    const missing = this.deps.options.trackedEntities.filter(
+      (qid) => !this.index.known().includes(qid),
+    );
 
     return missing.length === 0
       ? { ok: true }
@@ -134,9 +140,21 @@ export class ProcessStage implements Component {
         passed.push(record);
       } catch (err) {
         const failure = err instanceof StepError ? err : new StepError('normalise', err);
-        letters.push(deadLetter({ stage: failure.stage, error: failure.cause, bytes: delivery.value, delivery }));
+        letters.push(
+          deadLetter({
+            stage: failure.stage,
+            error: failure.cause,
+            bytes: delivery.value,
+            delivery,
+          }),
+        );
         this.deps.log.warn(
-          { stage: failure.stage, topic: delivery.topic, offset: delivery.offset, err: failure.cause },
+          {
+            stage: failure.stage,
+            topic: delivery.topic,
+            offset: delivery.offset,
+            err: failure.cause,
+          },
           'record dead-lettered',
         );
       }

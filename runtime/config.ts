@@ -8,11 +8,16 @@ import { z } from 'zod';
 
 import { AletheiaError } from './errors.ts';
 
-const list = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 
-const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -124,7 +129,10 @@ const fields = {
   ],
   clickhouseDatabase: [
     'ALETHEIA_CLICKHOUSE_DATABASE',
-    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('aletheia'),
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default('aletheia'),
     'ClickHouse database holding the analytics tables.',
   ],
   sinkBatchMaxRows: [
@@ -169,9 +177,14 @@ export function describeConfig(): { variable: string; description: string }[] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const known = new Set<string>(Object.values(fields).map(([variable]) => variable));
-  const unknown = Object.keys(env).filter((name) => name.startsWith('ALETHEIA_') && !known.has(name));
+  const unknown = Object.keys(env).filter(
+    (name) => name.startsWith('ALETHEIA_') && !known.has(name),
+  );
   if (unknown.length > 0) {
-    throw new AletheiaError('CONFIG_INVALID', `unknown configuration variable ${unknown.join(', ')}`);
+    throw new AletheiaError(
+      'CONFIG_INVALID',
+      `unknown configuration variable ${unknown.join(', ')}`,
+    );
   }
 
   const config: Record<string, unknown> = {};
@@ -180,7 +193,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const raw = env[variable];
     const parsed = (schema as z.ZodType).safeParse(raw === '' ? undefined : raw);
     if (parsed.success) config[key] = parsed.data;
-    else problems.push(`${variable}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+    else
+      problems.push(`${variable}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
   }
   if (problems.length > 0) {
     throw new AletheiaError('CONFIG_INVALID', `invalid configuration: ${problems.join(' | ')}`);

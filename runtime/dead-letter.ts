@@ -28,7 +28,9 @@ export function deadLetter(input: DeadLetterInput): DeadLetter {
   const code = isAletheiaError(error) ? error.code : 'RECORD_UNSUPPORTED';
   const reason = error instanceof Error ? error.message : String(error);
   const id = createHash('sha256')
-    .update(`${stage}\u0000${delivery?.topic ?? input.sourceUrl ?? ''}\u0000${delivery?.key ?? ''}\u0000`)
+    .update(
+      `${stage}\u0000${delivery?.topic ?? input.sourceUrl ?? ''}\u0000${delivery?.key ?? ''}\u0000`,
+    )
     .update(bytes)
     .digest('hex')
     .slice(0, 32);

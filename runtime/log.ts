@@ -11,7 +11,13 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     level,
     base: { service: 'aletheia' },
     redact: {
-      paths: ['*.authorization', '*.headers.authorization', '*.headers.cookie', '*.apiKey', '*.secret'],
+      paths: [
+        '*.authorization',
+        '*.headers.authorization',
+        '*.headers.cookie',
+        '*.apiKey',
+        '*.secret',
+      ],
       censor: '[redacted]',
     },
     serializers: { err: pino.stdSerializers.errWithCause },

@@ -205,7 +205,10 @@ export class MemoryBus implements Bus {
   async ensureTopics(topics: string[]): Promise<void> {
     for (const topic of topics) {
       if (!this.topics.has(topic)) {
-        this.topics.set(topic, Array.from({ length: this.options.partitions }, () => 0n));
+        this.topics.set(
+          topic,
+          Array.from({ length: this.options.partitions }, () => 0n),
+        );
       }
     }
   }
@@ -217,7 +220,8 @@ export class MemoryBus implements Bus {
   async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
     const offsets = this.topics.get(topic);
     if (!offsets) throw new AletheiaError('CONFIG_INVALID', `publishing to unknown topic ${topic}`);
-    if (!this.started) throw new AletheiaError('COMPONENT_STOPPED', `publishing to ${topic}: bus stopped`);
+    if (!this.started)
+      throw new AletheiaError('COMPONENT_STOPPED', `publishing to ${topic}: bus stopped`);
 
     const acknowledged: Promise<void>[] = [];
     for (const record of records) {
@@ -229,15 +233,15 @@ export class MemoryBus implements Bus {
       offsets[partition] = offset + 1n;
       for (const queue of queues) {
         const settled = new Promise<void>((resolve, reject) => {
-            const delivery: Delivery = {
-              topic,
-              partition,
-              offset: offset.toString(),
-              key: record.key,
-              value: record.value,
-              headers: { ...record.headers },
-              attempt: 1,
-            };
+          const delivery: Delivery = {
+            topic,
+            partition,
+            offset: offset.toString(),
+            key: record.key,
+            value: record.value,
+            headers: { ...record.headers },
+            attempt: 1,
+          };
           queue.push({ delivery, settle: (err) => (err ? reject(err) : resolve()) });
         });
         // Observed here so a rejection while later records still wait for space is not

@@ -6,7 +6,12 @@ import { createHash } from 'node:crypto';
 
 /** Hex SHA-256 of source and native id, shortened to 128 bits. */
 export function canonicalId(source: string, nativeId: string): string {
-  return createHash('sha256').update(source).update('\u0000').update(nativeId).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(source)
+    .update('\u0000')
+    .update(nativeId)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** Hex SHA-256 of a value serialised as JSON with sorted keys. */
@@ -21,6 +26,8 @@ export function stableJson(value: unknown): string {
       return item;
     }
 
-    return Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return Object.fromEntries(
+      Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
   });
 }

@@ -62,7 +62,9 @@ export class Codec<T> {
     this.type.isValid(value, {
       errorHook: (path, fieldValue, fieldType) => {
         const expected = fieldType.typeName;
-        problems.push(`${path.join('.') || '(root)'}: expected ${expected}, got ${describe(fieldValue)}`);
+        problems.push(
+          `${path.join('.') || '(root)'}: expected ${expected}, got ${describe(fieldValue)}`,
+        );
       },
     });
 
@@ -75,9 +77,13 @@ export class Codec<T> {
     } catch (err) {
       const problems = this.problems(value);
       const reason = problems.length > 0 ? problems.join('; ') : String(err);
-      throw new AletheiaError('RECORD_SCHEMA_INVALID', `${this.name} does not match its schema: ${reason}`, {
-        cause: err,
-      });
+      throw new AletheiaError(
+        'RECORD_SCHEMA_INVALID',
+        `${this.name} does not match its schema: ${reason}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -85,9 +91,13 @@ export class Codec<T> {
     try {
       return this.type.fromBuffer(bytes) as T;
     } catch (err) {
-      throw new AletheiaError('RECORD_DECODE_FAILED', `decoding ${this.name}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new AletheiaError(
+        'RECORD_DECODE_FAILED',
+        `decoding ${this.name}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }
@@ -95,7 +105,8 @@ export class Codec<T> {
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (typeof value === 'string') return `string '${value.length > 40 ? value.slice(0, 40) + '…' : value}'`;
+  if (typeof value === 'string')
+    return `string '${value.length > 40 ? value.slice(0, 40) + '…' : value}'`;
   if (Array.isArray(value)) return 'array';
 
   return typeof value;
@@ -113,7 +124,10 @@ function canonicalType(kind: RecordKind): avro.Type {
       name: payloadSchemas[kind].name,
       namespace: 'org.aletheia.canonical',
       doc: `Canonical ${kind.replace('_', ' ')} record: the common envelope and its payload.`,
-      fields: [...(envelope.fields as avro.schema.RecordType['fields']), { name: 'payload', type: payload }],
+      fields: [
+        ...(envelope.fields as avro.schema.RecordType['fields']),
+        { name: 'payload', type: payload },
+      ],
     } as avro.Schema,
     { registry },
   );
@@ -121,7 +135,9 @@ function canonicalType(kind: RecordKind): avro.Type {
 
 export const codecs = {
   raw: new Codec<RawRecord>(avro.Type.forSchema(readSchema('raw-record.avsc') as avro.Schema)),
-  deadLetter: new Codec<DeadLetter>(avro.Type.forSchema(readSchema('dead-letter.avsc') as avro.Schema)),
+  deadLetter: new Codec<DeadLetter>(
+    avro.Type.forSchema(readSchema('dead-letter.avsc') as avro.Schema),
+  ),
   entity: new Codec<CanonicalRecord<WikidataEntity>>(canonicalType('entity')),
   article: new Codec<CanonicalRecord<NewsArticle>>(canonicalType('article')),
   social_post: new Codec<CanonicalRecord<SocialPost>>(canonicalType('social_post')),

@@ -21,7 +21,12 @@ export const sources = ['rss', 'wikidata'] as const;
 
 export type Source = (typeof sources)[number];
 
-export const canonicalKinds: readonly RecordKind[] = ['entity', 'article', 'social_post', 'archive_snapshot'];
+export const canonicalKinds: readonly RecordKind[] = [
+  'entity',
+  'article',
+  'social_post',
+  'archive_snapshot',
+];
 
 export const topics = {
   raw: (source: string): string => `raw.${source}`,

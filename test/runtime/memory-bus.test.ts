@@ -8,7 +8,10 @@ import { MemoryBus } from '../../runtime/memory-bus.ts';
 const record = (key: string, text = key) => ({ key, value: Buffer.from(text) });
 
 async function busWith(options: { partitions?: number; queueMaxRecords?: number } = {}) {
-  const bus = new MemoryBus({ partitions: options.partitions ?? 2, queueMaxRecords: options.queueMaxRecords ?? 100 });
+  const bus = new MemoryBus({
+    partitions: options.partitions ?? 2,
+    queueMaxRecords: options.queueMaxRecords ?? 100,
+  });
   await bus.start();
   await bus.ensureTopics(['t']);
 
@@ -50,8 +53,14 @@ describe('MemoryBus', () => {
       seen.push(...batch.map((delivery) => delivery.value.toString()));
     });
 
-    await bus.publish('t', Array.from({ length: 20 }, (_, i) => record('same-key', String(i))));
-    assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => String(i)));
+    await bus.publish(
+      't',
+      Array.from({ length: 20 }, (_, i) => record('same-key', String(i))),
+    );
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 20 }, (_, i) => String(i)),
+    );
     await bus.stop();
   });
 
@@ -99,7 +108,9 @@ describe('MemoryBus', () => {
 
     const accepted: number[] = [];
     const publishing = Promise.all(
-      Array.from({ length: 10 }, (_, i) => bus.publish('t', [record(`k${i}`)]).then(() => accepted.push(i))),
+      Array.from({ length: 10 }, (_, i) =>
+        bus.publish('t', [record(`k${i}`)]).then(() => accepted.push(i)),
+      ),
     );
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.equal(delivered.length, 0);
@@ -125,7 +136,10 @@ describe('MemoryBus', () => {
       },
     );
 
-    await bus.publish('t', Array.from({ length: 16 }, (_, i) => record(`k${i}`)));
+    await bus.publish(
+      't',
+      Array.from({ length: 16 }, (_, i) => record(`k${i}`)),
+    );
     assert.equal(peak, 4);
     await bus.stop();
   });
