@@ -27,6 +27,7 @@ import { topics } from '../schemas/topics.ts';
 import type { DeadLetter, RawRecord } from '../schemas/types.ts';
 import { FeedState } from './rss/checkpoint.ts';
 import { parseFeed, type FeedItem, type ParsedFeed } from './rss/parse.ts';
+import { FeedStatus } from './rss/status.ts';
 
 export interface RssOptions {
   feeds: string[];
@@ -55,15 +56,6 @@ interface Deps {
   checkpoints: CheckpointStore;
   log: Logger;
   options: RssOptions;
-}
-
-interface FeedStatus {
-  /** Consecutive failed polls. */
-  failures: number;
-  failingSince?: number;
-  error?: AletheiaError;
-  /** Kind of the failure last reported, so the same failure is reported once per outage. */
-  reported?: string;
 }
 
 export const FEED_ITEM_CONTENT_TYPE = 'application/vnd.aletheia.feed-item+json';
@@ -141,7 +133,6 @@ export class RssConnector implements Component {
   private async run(feedUrl: string): Promise<void> {
     const signal = this.stopping.signal;
     const { pollIntervalMs, retryBaseMs = 5_000 } = this.deps.options;
-
     let pipelineFailures = 0;
 
     while (!signal.aborted) {
@@ -155,7 +146,8 @@ export class RssConnector implements Component {
         // The bus or the checkpoint store failed, not the feed: nothing was remembered, so
         // the next poll publishes the same items again.
         pipelineFailures += 1;
-        this.deps.log.error({ err, feedUrl }, 'publishing feed items failed; will retry');
+        const level = pipelineFailures === 1 ? 'error' : 'debug';
+        this.deps.log[level]({ err, feedUrl }, 'publishing feed items failed; will retry');
         delayMs = backoffMs(pipelineFailures, retryBaseMs, pollIntervalMs);
       }
 
@@ -186,13 +178,7 @@ export class RssConnector implements Component {
       if (response.notModified) {
         this.recovered(feedUrl);
         this.deps.log.debug({ feedUrl }, 'feed not modified');
-        return {
-          feedUrl,
-          outcome: 'not-modified',
-          published: 0,
-          alreadyDelivered: 0,
-          deadLettered: 0,
-        };
+        return { ...nothing(feedUrl), outcome: 'not-modified' };
       }
 
       feed = await parseFeed(response.body, response.headers['content-type'], feedUrl);
@@ -275,7 +261,7 @@ export class RssConnector implements Component {
     return { feedUrl, outcome: 'published', ...counts };
   }
 
-  /** Reports a failed fetch once per distinct failure, dead-lettering what the source sent. */
+  /** Reports a failed fetch once per outage, dead-lettering what the source sent. */
   private async failed(
     feedUrl: string,
     error: AletheiaError,
@@ -283,64 +269,40 @@ export class RssConnector implements Component {
     signal: AbortSignal,
   ): Promise<PollResult> {
     const status = this.statusOf(feedUrl);
-    status.failures += 1;
-    status.failingSince ??= Date.now();
+    const news = status.fail(error);
     sourceErrors.inc({ source: STAGE, code: error.code });
+    const result: PollResult = { ...nothing(feedUrl), outcome: 'failed', error };
 
-    // One report per outage: any run of network failures and 5xx counts as one outage,
-    // a source fault as long as the code stays the same.
-    const fingerprint = error.retryable ? 'retryable' : error.code;
-    const repeated = status.reported === fingerprint;
-    status.error = error;
-    status.reported = fingerprint;
-
-    const failure = { feedUrl, deadLettered: 0, published: 0, alreadyDelivered: 0 };
-    if (repeated) {
-      this.deps.log.debug(
-        { feedUrl, code: error.code, failures: status.failures },
-        'feed still failing',
-      );
-      return { ...failure, outcome: 'failed', error };
+    const context = { err: error, feedUrl, code: error.code, failures: status.failures };
+    if (!news) {
+      this.deps.log.debug(context, 'feed still failing');
+      return result;
     }
 
-    const context = { err: error, feedUrl, code: error.code };
     if (error.retryable) {
       this.deps.log.warn(context, 'feed unreachable; retrying with backoff');
-      return { ...failure, outcome: 'failed', error };
+      return result;
     }
 
     this.deps.log.error(context, 'feed unreadable; retrying with backoff');
-    if (!SOURCE_FAULTS.has(error.code)) return { ...failure, outcome: 'failed', error };
+    if (!SOURCE_FAULTS.has(error.code)) return result;
 
-    const letter = deadLetter({
-      stage: STAGE,
-      error,
-      bytes: body ?? Buffer.alloc(0),
-      sourceUrl: feedUrl,
-    });
-    await untilAborted(
-      publishDeadLetters(this.deps.bus, [letter]),
-      signal,
-      `dead-lettering feed ${feedUrl}`,
-    );
+    const bytes = body ?? Buffer.alloc(0);
+    const letter = deadLetter({ stage: STAGE, error, bytes, sourceUrl: feedUrl });
+    const publishing = publishDeadLetters(this.deps.bus, [letter]);
+    await untilAborted(publishing, signal, `dead-lettering feed ${feedUrl}`);
 
-    return { ...failure, outcome: 'failed', deadLettered: 1, error };
+    return { ...result, deadLettered: 1 };
   }
 
   private recovered(feedUrl: string): void {
-    const status = this.statusOf(feedUrl);
-    if (status.error) {
-      const failedForMs = Date.now() - (status.failingSince ?? Date.now());
-      const info = { feedUrl, code: status.error.code, failures: status.failures, failedForMs };
-      this.deps.log.info(info, 'feed recovered');
-    }
-
-    this.statuses.set(feedUrl, { failures: 0 });
+    const outage = this.statuses.get(feedUrl)?.recover();
+    if (outage) this.deps.log.info({ feedUrl, ...outage }, 'feed recovered');
   }
 
   private statusOf(feedUrl: string): FeedStatus {
     let status = this.statuses.get(feedUrl);
-    if (!status) this.statuses.set(feedUrl, (status = { failures: 0 }));
+    if (!status) this.statuses.set(feedUrl, (status = new FeedStatus()));
 
     return status;
   }
@@ -357,6 +319,10 @@ export class RssConnector implements Component {
 
     return state;
   }
+}
+
+function nothing(feedUrl: string): Omit<PollResult, 'outcome'> {
+  return { feedUrl, published: 0, alreadyDelivered: 0, deadLettered: 0 };
 }
 
 /** guid, else link, else a hash of title and date: stable while the item is unchanged. */

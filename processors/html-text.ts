@@ -9,149 +9,32 @@
  * text containing stray `<`; named references cover Latin-1 and common typography only.
  */
 
-const LATIN1_NAMES = [
-  'nbsp',
-  'iexcl',
-  'cent',
-  'pound',
-  'curren',
-  'yen',
-  'brvbar',
-  'sect',
-  'uml',
-  'copy',
-  'ordf',
-  'laquo',
-  'not',
-  'shy',
-  'reg',
-  'macr',
-  'deg',
-  'plusmn',
-  'sup2',
-  'sup3',
-  'acute',
-  'micro',
-  'para',
-  'middot',
-  'cedil',
-  'sup1',
-  'ordm',
-  'raquo',
-  'frac14',
-  'frac12',
-  'frac34',
-  'iquest',
-  'Agrave',
-  'Aacute',
-  'Acirc',
-  'Atilde',
-  'Auml',
-  'Aring',
-  'AElig',
-  'Ccedil',
-  'Egrave',
-  'Eacute',
-  'Ecirc',
-  'Euml',
-  'Igrave',
-  'Iacute',
-  'Icirc',
-  'Iuml',
-  'ETH',
-  'Ntilde',
-  'Ograve',
-  'Oacute',
-  'Ocirc',
-  'Otilde',
-  'Ouml',
-  'times',
-  'Oslash',
-  'Ugrave',
-  'Uacute',
-  'Ucirc',
-  'Uuml',
-  'Yacute',
-  'THORN',
-  'szlig',
-  'agrave',
-  'aacute',
-  'acirc',
-  'atilde',
-  'auml',
-  'aring',
-  'aelig',
-  'ccedil',
-  'egrave',
-  'eacute',
-  'ecirc',
-  'euml',
-  'igrave',
-  'iacute',
-  'icirc',
-  'iuml',
-  'eth',
-  'ntilde',
-  'ograve',
-  'oacute',
-  'ocirc',
-  'otilde',
-  'ouml',
-  'divide',
-  'oslash',
-  'ugrave',
-  'uacute',
-  'ucirc',
-  'uuml',
-  'yacute',
-  'thorn',
-  'yuml',
-];
+// Names of U+00A0 to U+00FF, in code point order.
+const LATIN1_NAMES = (
+  'nbsp iexcl cent pound curren yen brvbar sect uml copy ordf laquo not shy reg macr deg ' +
+  'plusmn sup2 sup3 acute micro para middot cedil sup1 ordm raquo frac14 frac12 frac34 iquest ' +
+  'Agrave Aacute Acirc Atilde Auml Aring AElig Ccedil Egrave Eacute Ecirc Euml Igrave Iacute ' +
+  'Icirc Iuml ETH Ntilde Ograve Oacute Ocirc Otilde Ouml times Oslash Ugrave Uacute Ucirc ' +
+  'Uuml Yacute THORN szlig agrave aacute acirc atilde auml aring aelig ccedil egrave eacute ' +
+  'ecirc euml igrave iacute icirc iuml eth ntilde ograve oacute ocirc otilde ouml divide ' +
+  'oslash ugrave uacute ucirc uuml yacute thorn yuml'
+).split(' ');
 
-const NAMED: Record<string, number> = {
-  amp: 0x26,
-  lt: 0x3c,
-  gt: 0x3e,
-  quot: 0x22,
-  apos: 0x27,
-  OElig: 0x152,
-  oelig: 0x153,
-  Scaron: 0x160,
-  scaron: 0x161,
-  Yuml: 0x178,
-  fnof: 0x192,
-  circ: 0x2c6,
-  tilde: 0x2dc,
-  ensp: 0x2002,
-  emsp: 0x2003,
-  thinsp: 0x2009,
-  zwnj: 0x200c,
-  zwj: 0x200d,
-  lrm: 0x200e,
-  rlm: 0x200f,
-  ndash: 0x2013,
-  mdash: 0x2014,
-  lsquo: 0x2018,
-  rsquo: 0x2019,
-  sbquo: 0x201a,
-  ldquo: 0x201c,
-  rdquo: 0x201d,
-  bdquo: 0x201e,
-  dagger: 0x2020,
-  Dagger: 0x2021,
-  bull: 0x2022,
-  hellip: 0x2026,
-  permil: 0x2030,
-  prime: 0x2032,
-  Prime: 0x2033,
-  lsaquo: 0x2039,
-  rsaquo: 0x203a,
-  euro: 0x20ac,
-  trade: 0x2122,
-  larr: 0x2190,
-  rarr: 0x2192,
-  ...Object.fromEntries(LATIN1_NAMES.map((name, i) => [name, 0xa0 + i])),
-};
+// Other names met in news markup, as name:hex code point.
+const OTHER_NAMES =
+  'amp:26 lt:3c gt:3e quot:22 apos:27 OElig:152 oelig:153 Scaron:160 scaron:161 Yuml:178 ' +
+  'fnof:192 circ:2c6 tilde:2dc ensp:2002 emsp:2003 thinsp:2009 zwnj:200c zwj:200d lrm:200e ' +
+  'rlm:200f ndash:2013 mdash:2014 lsquo:2018 rsquo:2019 sbquo:201a ldquo:201c rdquo:201d ' +
+  'bdquo:201e dagger:2020 Dagger:2021 bull:2022 hellip:2026 permil:2030 prime:2032 ' +
+  'Prime:2033 lsaquo:2039 rsaquo:203a euro:20ac trade:2122 larr:2190 rarr:2192';
+
+const NAMED = new Map<string, number>([
+  ...LATIN1_NAMES.map((name, i) => [name, 0xa0 + i] as const),
+  ...OTHER_NAMES.split(' ').map((pair) => {
+    const [name, hex] = pair.split(':') as [string, string];
+    return [name, parseInt(hex, 16)] as const;
+  }),
+]);
 
 // Numeric references to 0x80-0x9F mean the windows-1252 character there, as browsers read
 // them: CMS exports from Latin-1 databases write &#147; for a left double quote.
@@ -193,7 +76,7 @@ export function htmlToText(html: string): string {
 export function decodeReferences(text: string): string {
   return text.replace(REFERENCE, (whole, decimal?: string, hex?: string, name?: string) => {
     if (name !== undefined) {
-      const code = NAMED[name];
+      const code = NAMED.get(name);
       return code === undefined ? whole : String.fromCodePoint(code);
     }
 

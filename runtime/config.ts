@@ -37,7 +37,11 @@ export const defaultTrackedEntities = ['Q37181', 'Q10304982'];
 
 /** Each field: environment variable name, schema with default, and what it is for. */
 const fields = {
-  port: ['PORT', positiveInt.max(65535).default(8080), 'TCP port the API listens on.'],
+  port: [
+    'PORT',
+    z.coerce.number().int().min(0).max(65535).default(8080),
+    'TCP port the API listens on (0 picks a free one).',
+  ],
   host: ['ALETHEIA_HOST', z.string().default('127.0.0.1'), 'Address the API binds to.'],
   dataDir: [
     'ALETHEIA_DATA_DIR',

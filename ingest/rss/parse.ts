@@ -76,14 +76,15 @@ export async function parseFeed(
     throw new AletheiaError('FEED_MALFORMED', `parsing feed ${feedUrl}: empty body`);
   }
 
+  // The root element decides, not the label: servers do serve real feeds as text/html.
   const root = rootElement(text);
   const format = root ? ROOTS[root.name.toLowerCase()] : undefined;
-  const html = /^\s*(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html[\s>])/i.test(text);
-  const servedAsHtml = mediaType(contentType) === 'text/html' && format === undefined;
-  if (html || servedAsHtml || (root && !format)) {
-    const what = html || servedAsHtml ? 'an HTML page' : `a document with root <${root!.name}>`;
-    const reason = `${what} (${mediaType(contentType) ?? 'no media type'}), not RSS or Atom`;
-    throw new AletheiaError('FEED_NOT_A_FEED', `parsing feed ${feedUrl}: got ${reason}`);
+  const type = mediaType(contentType);
+  const html = root?.name.toLowerCase() === 'html' || (type === 'text/html' && !format);
+  if (html || (root && !format)) {
+    const what = html ? 'an HTML page' : `a document with root <${root!.name}>`;
+    const reason = `got ${what} (${type ?? 'no media type'}), not RSS or Atom`;
+    throw new AletheiaError('FEED_NOT_A_FEED', `parsing feed ${feedUrl}: ${reason}`);
   }
 
   let parsed: RawFeed;

@@ -16,20 +16,12 @@ const TITLE_WORDS = 12;
 const IMAGE_PATH = /\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)/i;
 
 // Brazilian feeds sometimes write RFC 822 dates with Portuguese names: "Ter, 14 Mai 2024".
-const PORTUGUESE_MONTHS: Record<string, string> = {
-  jan: 'Jan',
-  fev: 'Feb',
-  mar: 'Mar',
-  abr: 'Apr',
-  mai: 'May',
-  jun: 'Jun',
-  jul: 'Jul',
-  ago: 'Aug',
-  set: 'Sep',
-  out: 'Oct',
-  nov: 'Nov',
-  dez: 'Dec',
-};
+const PORTUGUESE_MONTHS = new Map(
+  'jan fev mar abr mai jun jul ago set out nov dez'.split(' ').map((pt, i) => {
+    const english = 'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ')[i]!;
+    return [pt, english] as const;
+  }),
+);
 
 type Item = Record<string, unknown>;
 
@@ -51,7 +43,7 @@ export function normaliseFeedItem(raw: RawRecord): CanonicalRecord<NewsArticle> 
   const atom = raw.context.feedFormat === 'atom';
   const summaryMarkup = atom ? item.summary : (item.content ?? item.summary);
   const contentMarkup = atom ? item.content : item['content:encoded'];
-  const summary = plainText(summaryMarkup) ?? plainText(item.contentSnippet);
+  const summary = plainText(summaryMarkup) ?? (atom ? null : plainText(item.contentSnippet));
   const content = plainText(contentMarkup);
   const title = oneLine(item.title) ?? firstWords(summary ?? content) ?? url;
 
@@ -199,7 +191,7 @@ function dateOf(value: string | undefined): number | null {
     .normalize('NFD')
     .replace(/\p{M}/gu, '')
     .replace(/\p{L}+(?:-feira)?/gu, (word) => {
-      const name = PORTUGUESE_MONTHS[word.slice(0, 3)];
+      const name = PORTUGUESE_MONTHS.get(word.slice(0, 3));
       if (name) {
         month = true;
         return name;

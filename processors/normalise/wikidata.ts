@@ -88,8 +88,9 @@ function decode(raw: RawRecord): Json {
   }
 
   if (typeof entity.id !== 'string' || !qidPattern.test(entity.id)) {
-    const got = typeof entity.id === 'string' ? entity.id : String(entity.id);
-    const message = `normalising Wikidata entity ${raw.nativeId}: expected a QID like Q42, got '${got}'`;
+    const got = String(entity.id);
+    const reason = `expected a QID like Q42, got '${got}'`;
+    const message = `normalising Wikidata entity ${raw.nativeId}: ${reason}`;
     throw new AletheiaError('WIKIDATA_ENTITY_INVALID', message, details);
   }
 

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 import {
+  ClickHouseLogLevel,
   createClient,
   type ClickHouseClient,
   type ClickHouseClientConfigOptions,
@@ -80,7 +81,12 @@ export async function createAnalyticsStore(
  * and every statement names its tables with the database anyway.
  */
 function serverStore(options: AnalyticsStoreOptions, url: string): AnalyticsStore {
-  const client = createClient({ url, username: options.user, password: options.password });
+  const client = createClient({
+    url,
+    username: options.user,
+    password: options.password,
+    log: clientLog(options.log),
+  });
 
   return {
     kind: 'server',
@@ -133,6 +139,7 @@ async function embeddedStore(options: AnalyticsStoreOptions): Promise<AnalyticsS
     const chdbConnection = connection.createChdbConnection({ path }) as unknown;
     client = createClient({
       connection: chdbConnection as ClickHouseClientConfigOptions['connection'],
+      log: clientLog(options.log),
     });
   } catch (err) {
     throw toAletheiaError(err, 'STORE_UNAVAILABLE', `opening the embedded store in ${path}`);
@@ -206,6 +213,28 @@ async function* withOneHeader(
       yield bytes;
     }
   }
+}
+
+/**
+ * The client's own log lines, at debug in ours: each of its failures also reaches the caller
+ * as an error, logged there once at the level it deserves, where the client would print one
+ * line per failed request of an outage. Its arguments (SQL settings, query ids) are left out.
+ */
+function clientLog(log: Logger): ClickHouseClientConfigOptions['log'] {
+  const child = log.child({ module: 'clickhouse-client' });
+  const write = (params: { message: string; err?: Error }): void =>
+    child.debug(params.err ? { err: params.err } : {}, params.message);
+
+  return {
+    LoggerClass: class {
+      trace = write;
+      debug = write;
+      info = write;
+      warn = write;
+      error = write;
+    },
+    level: ClickHouseLogLevel.WARN,
+  };
 }
 
 async function ping(client: ClickHouseClient, where: string): Promise<void> {

@@ -1,12 +1,12 @@
 /**
- * Exports: the list queries of queries.ts without pages, streamed from the store as
+ * Exports: the lists of views.ts without pages, streamed from the store as
  * CSVWithNames or JSONEachRow bytes. Rows come in the lists' order and with their columns,
  * so an export holds what paging through the list would give, up to `maxRows` rows.
  * Memory stays flat whatever the size: bytes are yielded chunk by chunk as the store
  * produces them (see AnalyticsStore.exportStream).
  */
 import type { AnalyticsStore, ExportFormat, QueryParams } from './client.ts';
-import { selectSql, views, type Filters, type ViewName } from './queries.ts';
+import { selectSql, views, type Filters, type ViewName } from './views.ts';
 
 export interface ExportOptions {
   format: ExportFormat;

@@ -105,7 +105,8 @@ export async function migrate(
 async function appliedMigrations(store: AnalyticsStore): Promise<AppliedMigration[]> {
   try {
     const result = await store.client.query({
-      query: `SELECT version, name, checksum FROM ${store.database}.schema_migrations ORDER BY version`,
+      query: `SELECT version, name, checksum FROM ${store.database}.schema_migrations
+              ORDER BY version`,
       format: 'JSONEachRow',
     });
 
@@ -129,8 +130,9 @@ function checkApplied(applied: AppliedMigration[], migrations: Migration[]): voi
     if (file.checksum !== record.checksum) {
       throw new AletheiaError(
         'STORE_MIGRATION_FAILED',
-        `migration ${label} changed after it was applied (checksum ${record.checksum.slice(0, 12)} ` +
-          `in the store, ${file.checksum.slice(0, 12)} on disk): add a new migration instead`,
+        `migration ${label} changed after it was applied (checksum ` +
+          `${record.checksum.slice(0, 12)} in the store, ${file.checksum.slice(0, 12)} on disk): ` +
+          'add a new migration instead',
       );
     }
   }

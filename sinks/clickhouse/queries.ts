@@ -1,32 +1,17 @@
 /**
- * Read queries over the analytics tables, for the API: articles, entities and mentions with
- * filters and keyset pagination, and mention counts per entity. Every value reaches the
- * store as a server-side parameter (`{name:Type}`), never as SQL text. Tables are read with
- * FINAL so a record stored twice (a replay) appears once.
+ * Read queries over the analytics tables, for the API: pages of articles, entities and
+ * mentions (SQL in views.ts), one article or entity by id, and mention counts per entity.
  *
  * Pages are ordered newest first by (time, key) and continue from an opaque cursor holding
  * the last row's time and key, so rows arriving between two requests do not shift a page.
- * Result columns carry the API's camelCase names, so lists and exports (export.ts) share
- * one column list.
  */
 import { z } from 'zod';
 
 import { AletheiaError } from '../../runtime/errors.ts';
 import { storeError, type AnalyticsStore, type QueryParams } from './client.ts';
-import { toDateTime64, type Table } from './rows.ts';
+import { outputSettings, selectSql, views, type Filters, type ViewName } from './views.ts';
 
-export interface Filters {
-  /** ISO 8601 timestamp: rows at or after it. */
-  from?: string | undefined;
-  /** ISO 8601 timestamp: rows before it. */
-  to?: string | undefined;
-  source?: string | undefined;
-  /** QID of a tracked entity the rows mention. */
-  entity?: string | undefined;
-  language?: string | undefined;
-  /** Case-insensitive text searched for in titles and summaries (labels for entities). */
-  q?: string | undefined;
-}
+export type { Filters, ViewName } from './views.ts';
 
 export interface PageRequest extends Filters {
   /** Rows per page, 1 to 500. */
@@ -37,159 +22,6 @@ export interface PageRequest extends Filters {
 export interface Page<T> {
   data: T[];
   nextCursor: string | null;
-}
-
-export type ViewName = 'articles' | 'entities' | 'mentions';
-
-export interface View {
-  table: Table;
-  /** SELECT list, with camelCase aliases. */
-  columns: string;
-  /** Time the rows are ordered and range-filtered by. */
-  sortAt: string;
-  /** Columns that, after the time, make the order total. */
-  keys: string[];
-  /** Conditions for the filters, adding their parameters to `params`. */
-  conditions(filters: Filters, params: QueryParams): string[];
-}
-
-const mentionTuples =
-  'arrayMap(m -> CAST(tuple(m.1, m.2, m.3), ' +
-  "'Tuple(qid String, matchedText String, count UInt32)'), mentions) AS mentions";
-
-const contains = (column: string): string =>
-  `positionCaseInsensitiveUTF8(${column}, {q:String}) > 0`;
-
-export const views: Record<ViewName, View> = {
-  articles: {
-    table: 'articles',
-    columns: [
-      'id, source, native_id AS nativeId, source_url AS sourceUrl, url, title, summary, author',
-      'language, categories, image_url AS imageUrl, feed_url AS feedUrl, feed_title AS feedTitle',
-      `${mentionTuples}, duplicate_of AS duplicateOf, published_at AS publishedAt`,
-      'fetched_at AS fetchedAt, content_hash AS contentHash',
-    ].join(', '),
-    sortAt: 'ifNull(published_at, fetched_at)',
-    keys: ['id'],
-    conditions(filters, params) {
-      const where = common(filters, params, this.sortAt);
-      if (filters.language !== undefined) where.push('language = {language:String}');
-      if (filters.entity !== undefined)
-        where.push('arrayExists(m -> m.1 = {entity:String}, mentions)');
-      if (filters.q !== undefined)
-        where.push(`(${contains('title')} OR ${contains("ifNull(summary, '')")})`);
-
-      return where;
-    },
-  },
-  entities: {
-    table: 'entities',
-    columns: [
-      'id, qid, label, label_language AS labelLanguage, description',
-      'description_language AS descriptionLanguage, labels, aliases, instance_of AS instanceOf',
-      'image, logo, social_handles AS socialHandles, sitelinks',
-      'last_revision_id AS lastRevisionId, modified_at AS modifiedAt, source',
-      'source_url AS sourceUrl, fetched_at AS fetchedAt',
-    ].join(', '),
-    sortAt: 'ifNull(modified_at, fetched_at)',
-    keys: ['id'],
-    conditions(filters, params) {
-      const where = common(filters, params, this.sortAt);
-      if (filters.entity !== undefined) where.push('qid = {entity:String}');
-      if (filters.q !== undefined) {
-        where.push(
-          `(${contains("ifNull(label, '')")} OR qid = upper({q:String}) OR ` +
-            `arrayExists(name -> ${contains('name')}, arrayConcat(aliases, mapValues(labels))))`,
-        );
-      }
-
-      return where;
-    },
-  },
-  mentions: {
-    table: 'entity_mentions',
-    columns: [
-      'article_id AS articleId, qid, matched_text AS matchedText, mention_count AS mentionCount',
-      'title, source, language, feed_url AS feedUrl, published_at AS publishedAt',
-      'fetched_at AS fetchedAt',
-    ].join(', '),
-    sortAt: 'ifNull(published_at, fetched_at)',
-    keys: ['article_id', 'qid'],
-    conditions(filters, params) {
-      const where = common(filters, params, this.sortAt);
-      if (filters.language !== undefined) where.push('language = {language:String}');
-      if (filters.entity !== undefined) where.push('qid = {entity:String}');
-      if (filters.q !== undefined)
-        where.push(`(${contains('title')} OR ${contains('matched_text')})`);
-
-      return where;
-    },
-  },
-};
-
-/** Conditions every view shares: the time range, the source and the search text parameter. */
-function common(filters: Filters, params: QueryParams, sortAt: string): string[] {
-  const where: string[] = [];
-  if (filters.from !== undefined) {
-    params.from = timestamp(filters.from, 'from');
-    where.push(`${sortAt} >= {from:DateTime64(3, 'UTC')}`);
-  }
-  if (filters.to !== undefined) {
-    params.to = timestamp(filters.to, 'to');
-    where.push(`${sortAt} < {to:DateTime64(3, 'UTC')}`);
-  }
-  if (filters.source !== undefined) where.push('source = {source:String}');
-  for (const name of ['source', 'entity', 'language', 'q'] as const) {
-    if (filters[name] !== undefined) params[name] = filters[name];
-  }
-
-  return where;
-}
-
-function timestamp(value: string, name: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new AletheiaError(
-      'API_BAD_REQUEST',
-      `${name}: expected an ISO 8601 timestamp, got '${value}'`,
-    );
-  }
-  try {
-    return toDateTime64(ms, name);
-  } catch (err) {
-    throw new AletheiaError('API_BAD_REQUEST', (err as Error).message);
-  }
-}
-
-/**
- * Formats of the store's answers: times as ISO 8601 with Z, 64-bit integers as JSON numbers
- * (counts and revision ids stay far below 2^53), CSV nulls as empty fields. Column names win
- * over aliases in WHERE, so an alias such as `mentions` never changes what a filter reads.
- */
-export const outputSettings =
-  "SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 0, " +
-  "format_csv_null_representation = '', prefer_column_name_to_alias = 1";
-
-export function selectSql(
-  view: View,
-  database: string,
-  filters: Filters,
-  params: QueryParams,
-  extra: { columns?: string; where?: string[]; limitParam: string },
-): string {
-  const where = [...view.conditions(filters, params), ...(extra.where ?? [])];
-  const order = [view.sortAt, ...view.keys].map((column) => `${column} DESC`).join(', ');
-
-  return [
-    `SELECT ${view.columns}${extra.columns ?? ''}`,
-    `FROM ${database}.${view.table} FINAL`,
-    where.length > 0 ? `WHERE ${where.join(' AND ')}` : '',
-    `ORDER BY ${order}`,
-    `LIMIT {${extra.limitParam}:UInt64}`,
-    outputSettings,
-  ]
-    .filter(Boolean)
-    .join('\n');
 }
 
 const cursorShape = z.object({
@@ -226,15 +58,18 @@ export async function listPage<T>(
   const where: string[] = [];
   if (request.cursor !== undefined) {
     const cursor = decodeCursor(request.cursor, view.keys.length);
-    const keys = view.keys.map((_, index) => `{cursorKey${index}:String}`);
-    where.push(
-      `(${[view.sortAt, ...view.keys].join(', ')}) < ({cursorAt:DateTime64(3, 'UTC')}, ${keys.join(', ')})`,
-    );
+    const row = [view.sortAt, ...view.keys].join(', ');
+    const bound = [
+      "{cursorAt:DateTime64(3, 'UTC')}",
+      ...view.keys.map((_, index) => `{cursorKey${index}:String}`),
+    ].join(', ');
+    where.push(`(${row}) < (${bound})`);
     params.cursorAt = cursor.t;
     cursor.k.forEach((key, index) => (params[`cursorKey${index}`] = key));
   }
 
-  const cursorColumns = `, toString(${view.sortAt}) AS _cursorAt, [${view.keys.join(', ')}] AS _cursorKeys`;
+  const cursorColumns =
+    `, toString(${view.sortAt}) AS _cursorAt` + `, [${view.keys.join(', ')}] AS _cursorKeys`;
   const query = selectSql(view, store.database, request, params, {
     columns: cursorColumns,
     where,

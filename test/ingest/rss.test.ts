@@ -412,7 +412,7 @@ describe('RssConnector', () => {
     assert.equal(bytes.content, 'Atualização: a sessão foi encerrada sem votação.');
   });
 
-  it('dead-letters each unreadable feed once, logs it once, and keeps the other feeds going', async () => {
+  it('dead-letters and logs each unreadable feed once; the other feeds go on', async () => {
     const html = fixture('portal-home.html');
     const malformed = fixture('malformed-truncated.xml');
     h.server.routes.set('/good', feedRoute(fixture('g1-politica.rss.xml'), RSS));
@@ -467,6 +467,30 @@ describe('RssConnector', () => {
     assert.equal(health.ok, true, 'one feed still works');
     assert.match(health.detail!, /^5 of 6 feeds failing: /);
     assert.match(health.detail!, /\/html \(FEED_NOT_A_FEED\)/);
+  });
+
+  it('tells feeds from pages by their root element, not by their label', async () => {
+    const cases = [
+      { body: fixture('portal-home.html'), type: RSS, code: 'FEED_NOT_A_FEED' },
+      { body: '<?xml version="1.0"?><urlset><url/></urlset>', type: RSS, code: 'FEED_NOT_A_FEED' },
+      { body: 'Serviço indisponível', type: 'text/plain', code: 'FEED_MALFORMED' },
+      { body: '<rss version="2.0"><channel></channel></rss>', type: RSS, code: 'FEED_MALFORMED' },
+      { body: '', type: RSS, code: 'FEED_MALFORMED' },
+      { body: fixture('agenciabrasil-no-charset.xml'), type: 'text/html', code: undefined },
+    ];
+    const connector = h.connector();
+
+    const codes = [];
+    for (const [i, { body, type }] of cases.entries()) {
+      h.server.routes.set(`/case-${i}`, feedRoute(body, type));
+      codes.push((await connector.pollFeed(h.server.url(`/case-${i}`))).error?.code);
+    }
+
+    assert.deepEqual(
+      codes,
+      cases.map((c) => c.code),
+    );
+    assert.equal(h.raw.length, 1, 'the real feed labelled text/html is read');
   });
 
   it('warns once per outage, retries with backoff and logs the recovery', async () => {
