@@ -90,18 +90,19 @@ export function errorMiddleware(log: Logger): Middleware {
 export function requestLogMiddleware(log: Logger): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
+    const durationMs = (): number => Math.round(performance.now() - started);
+    // Logged on the next turn, once the other close listeners (an export's) had their say.
     ctx.res.once('close', () => {
-      log.info(
-        {
-          method: ctx.method,
-          route: routeOf(ctx),
-          status: ctx.res.statusCode,
-          durationMs: Math.round(performance.now() - started),
-          ...(ctx.res.writableFinished ? {} : { aborted: true }),
-          ...(ctx.state.client ? { client: ctx.state.client as string } : {}),
-        },
-        'request',
-      );
+      const aborted = ctx.state.aborted === true || !ctx.res.writableFinished;
+      const line = {
+        method: ctx.method,
+        route: routeOf(ctx),
+        status: ctx.res.statusCode,
+        durationMs: durationMs(),
+        ...(aborted ? { aborted } : {}),
+        ...(ctx.state.client ? { client: ctx.state.client as string } : {}),
+      };
+      setImmediate(() => log.info(line, 'request'));
     });
 
     await next();

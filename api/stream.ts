@@ -24,9 +24,13 @@ export async function sendExport(
   chunks: AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const iterator = chunks[Symbol.asyncIterator]();
+  const progress = { exhausted: false };
   // Koa destroys the body stream when the response closes, which ends the generator below;
   // this also covers a client gone before the stream was first read.
-  ctx.res.once('close', () => void iterator.return?.().catch(() => {}));
+  ctx.res.once('close', () => {
+    if (!progress.exhausted) ctx.state.aborted = true;
+    void iterator.return?.().catch(() => {});
+  });
 
   const first = await iterator.next();
 
@@ -34,7 +38,7 @@ export async function sendExport(
   ctx.attachment(`${fileName}.${format}`);
   ctx.type = contentTypes[format];
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = Readable.from(rest(first, iterator), {
+  ctx.body = Readable.from(rest(first, iterator, progress), {
     objectMode: false,
     highWaterMark: highWaterMarkBytes,
   });
@@ -43,15 +47,15 @@ export async function sendExport(
 async function* rest(
   first: IteratorResult<Uint8Array>,
   iterator: AsyncIterator<Uint8Array>,
+  progress: { exhausted: boolean },
 ): AsyncGenerator<Uint8Array> {
   try {
-    if (first.done) return;
-    yield first.value;
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) return;
+    let next = first;
+    while (!next.done) {
       yield next.value;
+      next = await iterator.next();
     }
+    progress.exhausted = true;
   } finally {
     await iterator.return?.();
   }

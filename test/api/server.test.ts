@@ -408,7 +408,6 @@ test('a client leaving mid-export ends the query', async () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const [line] = logLines.filter((entry) => entry.msg === 'request');
-  console.log('DBG', JSON.stringify(logLines));
   assert.equal(line?.route, '/v1/mentions/export');
   assert.equal(line?.aborted, true);
 
