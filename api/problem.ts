@@ -93,16 +93,20 @@ export function requestLogMiddleware(log: Logger): Middleware {
     const durationMs = (): number => Math.round(performance.now() - started);
     // Logged on the next turn, once the other close listeners (an export's) had their say.
     ctx.res.once('close', () => {
-      const aborted = ctx.state.aborted === true || !ctx.res.writableFinished;
-      const line = {
-        method: ctx.method,
-        route: routeOf(ctx),
-        status: ctx.res.statusCode,
-        durationMs: durationMs(),
-        ...(aborted ? { aborted } : {}),
-        ...(ctx.state.client ? { client: ctx.state.client as string } : {}),
-      };
-      setImmediate(() => log.info(line, 'request'));
+      const finished = ctx.res.writableFinished;
+      const elapsedMs = durationMs();
+      setImmediate(() => {
+        const aborted = ctx.state.aborted === true || !finished;
+        const line = {
+          method: ctx.method,
+          route: routeOf(ctx),
+          status: ctx.res.statusCode,
+          durationMs: elapsedMs,
+          ...(aborted ? { aborted } : {}),
+          ...(ctx.state.client ? { client: ctx.state.client as string } : {}),
+        };
+        log.info(line, 'request');
+      });
     });
 
     await next();
