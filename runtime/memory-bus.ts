@@ -171,7 +171,7 @@ class MemorySubscription implements Subscription {
   async drain(timeoutMs: number): Promise<void> {
     this.running = false;
     const settled = Promise.allSettled([...this.inFlight]);
-    await Promise.race([settled, sleep(timeoutMs)]);
+    await (Number.isFinite(timeoutMs) ? Promise.race([settled, sleep(timeoutMs)]) : settled);
 
     const stopped = new AletheiaError('COMPONENT_STOPPED', `consumer group ${this.group} closed`);
     for (const queues of this.queues.values()) {

@@ -383,13 +383,23 @@ test('a client leaving mid-export ends the query', async () => {
     // chDB keeps the last insert's token for the session: this insert needs its own.
     clickhouse_settings: { insert_deduplication_token: 'api-abort-fixture' },
   });
-  logLines.length = 0;
+  const lines: Record<string, unknown>[] = [];
+  const api = await createApi({
+    store,
+    lifecycleHealth: async () => ({}),
+    log: createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) }),
+    apiKeys,
+    dataDir,
+    exportMaxRows: 1_000_000,
+  });
+  const large = await api.listen(0, '127.0.0.1');
+  const largeBase = `http://127.0.0.1:${(large.address() as AddressInfo).port}`;
 
   // The client reads one chunk and hangs up; the rest of the 300k rows cannot all have been
   // sent by then, as the server only writes what the connection takes.
   await new Promise<void>((resolve, reject) => {
     const request = httpGet(
-      `${base}/v1/mentions/export?entity=${bolsonaro}`,
+      `${largeBase}/v1/mentions/export?entity=${bolsonaro}`,
       { headers: { authorization: `Bearer ${exportKey}` } },
       (response) => {
         assert.equal(response.statusCode, 200);
@@ -404,10 +414,11 @@ test('a client leaving mid-export ends the query', async () => {
     );
   });
 
-  for (let i = 0; i < 100 && !logLines.some((line) => line.msg === 'request'); i += 1) {
+  for (let i = 0; i < 100 && !lines.some((line) => line.msg === 'request'); i += 1) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const [line] = logLines.filter((entry) => entry.msg === 'request');
+  await new Promise((resolve) => large.close(resolve));
+  const [line] = lines.filter((entry) => entry.msg === 'request');
   assert.equal(line?.route, '/v1/mentions/export');
   assert.equal(line?.aborted, true);
 
