@@ -14,6 +14,7 @@ import type { Bus } from './runtime/bus.ts';
 import { CheckpointStore } from './runtime/checkpoint.ts';
 import type { Config } from './runtime/config.ts';
 import type { HttpPolicy } from './runtime/http.ts';
+import { AletheiaError } from './runtime/errors.ts';
 import { Lifecycle } from './runtime/lifecycle.ts';
 import type { Logger } from './runtime/log.ts';
 import { MemoryBus } from './runtime/memory-bus.ts';
@@ -23,32 +24,76 @@ import { ClickHouseSink } from './sinks/clickhouse/sink.ts';
 
 export const version = '0.1.0';
 
+export type Role = 'ingest' | 'process' | 'sink' | 'api';
+
 export interface App {
   bus: Bus;
-  store: AnalyticsStore;
+  roles: ReadonlySet<Role>;
   lifecycle: Lifecycle;
-  server: Server;
-  /** Address the API listens on, e.g. http://127.0.0.1:8080. */
-  url: string;
+  /** The analytics store, in processes running the sink or the API. */
+  store?: AnalyticsStore;
+  /** The API server and its address (http://127.0.0.1:8080), in processes running the API. */
+  server?: Server;
+  url?: string;
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Config, log: Logger): Promise<App> {
-  const bus = new MemoryBus({
-    partitions: config.busPartitions,
-    queueMaxRecords: config.busQueueMaxRecords,
+export function rolesOf(config: Config): Set<Role> {
+  const all: Role[] = ['ingest', 'process', 'sink', 'api'];
+  const roles = new Set(config.roles.includes('all') ? all : (config.roles as Role[]));
+
+  if (config.bus === 'memory' && roles.size < all.length) {
+    throw new AletheiaError(
+      'CONFIG_INVALID',
+      `ALETHEIA_ROLES=${config.roles.join(',')} needs ALETHEIA_BUS=kafka: ` +
+        'the in-process bus only connects stages running in the same process',
+    );
+  }
+
+  return roles;
+}
+
+async function createBus(config: Config, log: Logger): Promise<Bus> {
+  if (config.bus === 'memory') {
+    return new MemoryBus({
+      partitions: config.busPartitions,
+      queueMaxRecords: config.busQueueMaxRecords,
+    });
+  }
+
+  // Loaded on demand so the embedded default never loads the Kafka client.
+  const { KafkaBus } = await import('./runtime/kafka/bus.ts');
+
+  return new KafkaBus({
+    brokers: config.kafkaBrokers,
+    clientId: config.kafkaClientId,
+    schemaRegistryUrl: config.schemaRegistryUrl,
+    topicDefaults: {
+      partitions: config.kafkaTopicPartitions,
+      replicationFactor: config.kafkaReplicationFactor,
+      retentionMs: config.kafkaRetentionMs,
+    },
+    log: log.child({ component: 'bus' }),
   });
+}
+
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  const roles = rolesOf(config);
+  const bus = await createBus(config, log);
   await bus.start();
   await bus.ensureTopics(allTopics());
 
-  const store = await createAnalyticsStore({
-    url: config.clickhouseUrl,
-    user: config.clickhouseUser,
-    password: config.clickhousePassword,
-    database: config.clickhouseDatabase,
-    dataDir: config.dataDir,
-    log,
-  });
+  const store =
+    roles.has('sink') || roles.has('api')
+      ? await createAnalyticsStore({
+          url: config.clickhouseUrl,
+          user: config.clickhouseUser,
+          password: config.clickhousePassword,
+          database: config.clickhouseDatabase,
+          dataDir: config.dataDir,
+          log,
+        })
+      : undefined;
 
   const checkpoints = new CheckpointStore(config.dataDir);
   const http: HttpPolicy = {
@@ -61,74 +106,93 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   };
 
   const lifecycle = new Lifecycle(log);
-  lifecycle.add(
-    new ClickHouseSink({
-      bus,
-      store,
-      log: log.child({ component: 'sink-clickhouse' }),
-      options: { batchMaxRows: config.sinkBatchMaxRows, lingerMs: config.sinkLingerMs },
-    }),
-  );
-  lifecycle.add(
-    new ProcessStage({
-      bus,
-      checkpoints,
-      log: log.child({ component: 'process' }),
-      options: {
-        trackedEntities: config.trackedEntities,
-        linkWaitMs: 30_000,
-        maxBatchRecords: 1000,
-      },
-    }),
-  );
-  lifecycle.add(
-    new WikidataConnector({
-      bus,
-      checkpoints,
-      log: log.child({ component: 'wikidata' }),
-      options: {
-        apiUrl: config.wikidataApiUrl,
-        qids: config.trackedEntities,
-        refreshIntervalMs: config.wikidataRefreshIntervalMs,
-        maxlagSeconds: config.wikidataMaxlagSeconds,
-        userAgent: http.userAgent,
-        http,
-      },
-    }),
-  );
-  lifecycle.add(
-    new RssConnector({
-      bus,
-      checkpoints,
-      log: log.child({ component: 'rss' }),
-      options: { feeds: config.feeds, pollIntervalMs: config.feedPollIntervalMs, http },
-    }),
-  );
-
-  const api = await createApi({
-    store,
-    lifecycleHealth: () => lifecycle.health(),
-    log: log.child({ component: 'api' }),
-    apiKeys: config.apiKeys,
-    dataDir: config.dataDir,
-    exportMaxRows: config.exportMaxRows,
-  });
+  if (store && roles.has('sink')) {
+    lifecycle.add(
+      new ClickHouseSink({
+        bus,
+        store,
+        log: log.child({ component: 'sink-clickhouse' }),
+        options: { batchMaxRows: config.sinkBatchMaxRows, lingerMs: config.sinkLingerMs },
+      }),
+    );
+  }
+  if (roles.has('process')) {
+    lifecycle.add(
+      new ProcessStage({
+        bus,
+        checkpoints,
+        log: log.child({ component: 'process' }),
+        options: {
+          trackedEntities: config.trackedEntities,
+          linkWaitMs: 30_000,
+          maxBatchRecords: 1000,
+        },
+      }),
+    );
+  }
+  if (roles.has('ingest')) {
+    lifecycle.add(
+      new WikidataConnector({
+        bus,
+        checkpoints,
+        log: log.child({ component: 'wikidata' }),
+        options: {
+          apiUrl: config.wikidataApiUrl,
+          qids: config.trackedEntities,
+          refreshIntervalMs: config.wikidataRefreshIntervalMs,
+          maxlagSeconds: config.wikidataMaxlagSeconds,
+          userAgent: http.userAgent,
+          http,
+        },
+      }),
+    );
+    lifecycle.add(
+      new RssConnector({
+        bus,
+        checkpoints,
+        log: log.child({ component: 'rss' }),
+        options: { feeds: config.feeds, pollIntervalMs: config.feedPollIntervalMs, http },
+      }),
+    );
+  }
 
   await lifecycle.start();
-  const server = await api.listen(config.port, config.host);
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url, bus: bus.kind, store: store.kind }, 'Aletheia is running');
+
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (store && roles.has('api')) {
+    const api = await createApi({
+      store,
+      lifecycleHealth: () => lifecycle.health(),
+      log: log.child({ component: 'api' }),
+      apiKeys: config.apiKeys,
+      dataDir: config.dataDir,
+      exportMaxRows: config.exportMaxRows,
+    });
+    server = await api.listen(config.port, config.host);
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  }
+  log.info({ url, roles: [...roles], bus: bus.kind, store: store?.kind }, 'Aletheia is running');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server) await closeServer(server);
       await lifecycle.stop();
       await bus.stop();
-      await store.close();
+      await store?.close();
     })());
 
-  return { bus, store, lifecycle, server, url, stop };
+  return { bus, roles, store, lifecycle, server, url, stop };
+}
+
+/** Stops accepting connections and ends idle ones; running exports get a grace period. */
+async function closeServer(server: Server, graceMs = 5000): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
 }

@@ -57,9 +57,15 @@ export function routes(options: RouteOptions): Router {
 
   get('/ready', async (ctx) => {
     const components = await readiness(options);
-    const ready = Object.values(components).every((health) => health.ok);
+    // A source that cannot be reached degrades what is ingested, not what this process
+    // serves, so it does not take the process out of a load balancer.
+    const failing = Object.entries(components).filter(([, health]) => !health.ok);
+    const ready = failing.every(([name]) => name.startsWith('ingest.'));
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not ready', components };
+    ctx.body = {
+      status: !ready ? 'not ready' : failing.length > 0 ? 'degraded' : 'ready',
+      components,
+    };
   });
 
   // Export routes come before `/:id` routes, which would otherwise take `export` for an id.

@@ -87,7 +87,7 @@ export function checkQids(qids: readonly string[]): string[] {
 }
 
 export class WikidataConnector implements Component {
-  readonly name = 'wikidata';
+  readonly name = 'ingest.wikidata';
   private readonly bus: Bus;
   private readonly checkpoints: CheckpointStore;
   private readonly log: Logger;

@@ -149,6 +149,51 @@ const fields = {
     z.coerce.number().int().min(0).default(200),
     'How long the sink waits for a batch to fill before writing it.',
   ],
+  roles: [
+    'ALETHEIA_ROLES',
+    list.pipe(z.array(z.enum(['all', 'ingest', 'process', 'sink', 'api'])).min(1)).default(['all']),
+    'Stages this process runs: all, or a comma-separated subset of ingest, process, sink, api.',
+  ],
+  bus: [
+    'ALETHEIA_BUS',
+    z.enum(['memory', 'kafka']).default('memory'),
+    'memory: stages connected inside this process. kafka: through a Kafka cluster.',
+  ],
+  kafkaBrokers: [
+    'ALETHEIA_KAFKA_BROKERS',
+    list.default(['127.0.0.1:9092']),
+    'Comma-separated host:port bootstrap brokers of the Kafka cluster.',
+  ],
+  kafkaClientId: [
+    'ALETHEIA_KAFKA_CLIENT_ID',
+    z.string().min(1).default('aletheia'),
+    'Client id sent to Kafka, visible in broker logs and quotas.',
+  ],
+  schemaRegistryUrl: [
+    'ALETHEIA_SCHEMA_REGISTRY_URL',
+    z.url().default('http://127.0.0.1:8081'),
+    "Base URL of the Confluent-compatible schema registry holding the topics' Avro schemas.",
+  ],
+  kafkaTopicPartitions: [
+    'ALETHEIA_KAFKA_TOPIC_PARTITIONS',
+    positiveInt.default(6),
+    'Partitions of each topic the system creates; the most processes one stage can spread over.',
+  ],
+  kafkaReplicationFactor: [
+    'ALETHEIA_KAFKA_REPLICATION_FACTOR',
+    positiveInt.default(1),
+    'Replicas of each topic the system creates.',
+  ],
+  kafkaRetentionMs: [
+    'ALETHEIA_KAFKA_RETENTION_MS',
+    positiveInt.default(7 * 24 * 3_600_000),
+    'How long Kafka keeps records of the topics the system creates.',
+  ],
+  metricsPort: [
+    'ALETHEIA_METRICS_PORT',
+    z.coerce.number().int().min(0).max(65535).optional(),
+    'Port of a Prometheus endpoint for processes without the API role (API key scope metrics).',
+  ],
   busPartitions: [
     'ALETHEIA_BUS_PARTITIONS',
     positiveInt.max(256).default(4),
@@ -175,8 +220,22 @@ type Fields = typeof fields;
 export type Config = { [K in keyof Fields]: z.output<Fields[K][1]> };
 
 /** Environment variables the system reads, with their documentation, for the README. */
-export function describeConfig(): { variable: string; description: string }[] {
-  return Object.values(fields).map(([variable, , description]) => ({ variable, description }));
+export function describeConfig(): {
+  variable: string;
+  description: string;
+  defaultValue: string;
+}[] {
+  return Object.values(fields).map(([variable, schema, description]) => {
+    const fallback = (schema as z.ZodType).safeParse(undefined);
+    const value = fallback.success ? fallback.data : undefined;
+    const defaultValue = Array.isArray(value)
+      ? value.join(',')
+      : value === undefined
+        ? ''
+        : String(value);
+
+    return { variable, description, defaultValue };
+  });
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -39,6 +39,11 @@ export const errorCodes = {
   RECORD_SCHEMA_INVALID: { retryable: false, status: 422 },
   RECORD_UNSUPPORTED: { retryable: false, status: 422 },
 
+  // bus and schema registry
+  BUS_UNAVAILABLE: { retryable: true, status: 503 },
+  SCHEMA_INCOMPATIBLE: { retryable: false, status: 500 },
+  SCHEMA_REGISTRY_UNAVAILABLE: { retryable: true, status: 503 },
+
   // analytics store
   STORE_UNAVAILABLE: { retryable: true, status: 503 },
   STORE_QUERY_FAILED: { retryable: true, status: 500 },

@@ -3,7 +3,7 @@
  * on, what it dead-lettered and what it dropped on purpose (duplicates), so an operator can
  * tell where records went.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -48,5 +48,54 @@ export const batchSeconds = new Histogram({
   help: 'Time a stage spent on one batch.',
   labelNames: ['stage'],
   buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2, 10],
+  registers: [registry],
+});
+
+export const consumerLag = new Gauge({
+  name: 'aletheia_consumer_lag',
+  help: 'Records a consumer group still has to acknowledge in a partition (high watermark minus committed offset).',
+  labelNames: ['group', 'topic', 'partition'],
+  registers: [registry],
+});
+
+export const busRecordsPublished = new Counter({
+  name: 'aletheia_bus_records_published_total',
+  help: 'Records the bus published and the broker acknowledged, by topic.',
+  labelNames: ['topic'],
+  registers: [registry],
+});
+
+export const busPublishErrors = new Counter({
+  name: 'aletheia_bus_publish_errors_total',
+  help: 'Publish calls that failed, by topic and error code.',
+  labelNames: ['topic', 'code'],
+  registers: [registry],
+});
+
+export const busRecordsDelivered = new Counter({
+  name: 'aletheia_bus_records_delivered_total',
+  help: 'Records handed to subscription handlers, redeliveries included.',
+  labelNames: ['group', 'topic'],
+  registers: [registry],
+});
+
+export const busBatchesFailed = new Counter({
+  name: 'aletheia_bus_batches_failed_total',
+  help: 'Batches whose handler threw and that will be delivered again.',
+  labelNames: ['group', 'topic'],
+  registers: [registry],
+});
+
+export const busCommitErrors = new Counter({
+  name: 'aletheia_bus_commit_errors_total',
+  help: 'Failed offset commits of a consumer group (retried on the next commit).',
+  labelNames: ['group'],
+  registers: [registry],
+});
+
+export const busRecordsPassedThrough = new Counter({
+  name: 'aletheia_bus_records_passed_through_total',
+  help: 'Records delivered with their bytes unchanged because their wire format could not be read.',
+  labelNames: ['topic', 'reason'],
   registers: [registry],
 });

@@ -34,7 +34,7 @@ async function startBrokenSite(): Promise<{ server: Server; url: string; host: s
 }
 
 async function get<T>(app: App, path: string): Promise<T> {
-  const response = await fetch(`${app.url}${path}`, {
+  const response = await fetch(`${app.url!}${path}`, {
     headers: { authorization: `Bearer ${apiKey}` },
   });
   assert.equal(response.status, 200, `GET ${path}: ${await response.clone().text()}`);
@@ -128,7 +128,7 @@ describe('the pipeline, end to end on embedded defaults', () => {
 
   it('dead-letters the broken feed and loses nothing else', async () => {
     const letters = await waitFor('a dead letter', async () => {
-      const result = await app.store.client.query({
+      const result = await app.store!.client.query({
         query: `SELECT stage, code, source_url FROM ${config.clickhouseDatabase}.dead_letters FINAL`,
         format: 'JSONEachRow',
       });
@@ -140,7 +140,7 @@ describe('the pipeline, end to end on embedded defaults', () => {
   });
 
   it('exports the same articles as CSV', async () => {
-    const response = await fetch(`${app.url}/v1/articles/export?format=csv`, {
+    const response = await fetch(`${app.url!}/v1/articles/export?format=csv`, {
       headers: { authorization: `Bearer ${apiKey}` },
     });
     const lines = (await response.text()).trim().split('\n');
@@ -158,11 +158,11 @@ describe('the pipeline, end to end on embedded defaults', () => {
     const page = await get<Page<Article>>(app, '/v1/articles?limit=50');
     assert.equal(page.data.length, 8);
 
-    const result = await app.store.client.query({
+    const result = await app.store!.client.query({
       query: `SELECT count() AS rows FROM ${config.clickhouseDatabase}.articles`,
       format: 'JSONEachRow',
     });
-    const [{ rows }] = await result.json<{ rows: number | string }>();
-    assert.equal(Number(rows), 8);
+    const [row] = await result.json<{ rows: number | string }>();
+    assert.equal(Number(row?.rows), 8);
   });
 });

@@ -260,15 +260,35 @@ test('ready reports 200 with every component, and 503 naming one that is not rea
   });
 
   health = {
-    'sink-clickhouse': { ok: true },
-    rss: { ok: false, detail: 'fetching feed: status 503' },
+    'sink-clickhouse': { ok: false, detail: 'store unreachable' },
+    'ingest.rss': { ok: true },
   };
   try {
     const notReady = await get('/ready');
     assert.equal(notReady.status, 503);
     const body = (await notReady.json()) as { status: string; components: Record<string, Health> };
     assert.equal(body.status, 'not ready');
-    assert.deepEqual(body.components.rss, { ok: false, detail: 'fetching feed: status 503' });
+    assert.deepEqual(body.components['sink-clickhouse'], {
+      ok: false,
+      detail: 'store unreachable',
+    });
+  } finally {
+    health = { 'sink-clickhouse': { ok: true } };
+  }
+});
+
+test('ready stays 200, reported degraded, while only a source is failing', async () => {
+  // An unreachable news site must not take the API out of a load balancer.
+  health = {
+    'sink-clickhouse': { ok: true },
+    'ingest.rss': { ok: false, detail: 'fetching feed: status 503' },
+  };
+  try {
+    const degraded = await get('/ready');
+    assert.equal(degraded.status, 200);
+    const body = (await degraded.json()) as { status: string; components: Record<string, Health> };
+    assert.equal(body.status, 'degraded');
+    assert.equal(body.components['ingest.rss']?.ok, false);
   } finally {
     health = { 'sink-clickhouse': { ok: true } };
   }
