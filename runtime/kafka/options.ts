@@ -12,7 +12,7 @@ const ms = (fallback: number) => z.number().int().positive().default(fallback);
 
 export const kafkaBusOptionsSchema = z.strictObject({
   /** Bootstrap brokers, `host:port`. */
-  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1),
+  brokers: z.array(z.string().regex(/^\S+:\d+$/, 'expected host:port')).min(1),
   /** Client id sent to the brokers; consumers append their group. */
   clientId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, . _ -'),
   /** Confluent-compatible schema registry API, e.g. http://host:8081 or Apicurio's ccompat/v7. */
