@@ -163,6 +163,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (store && roles.has('api')) {
     const api = await createApi({
       store,
+      bus,
       lifecycleHealth: () => lifecycle.health(),
       log: log.child({ component: 'api' }),
       apiKeys: config.apiKeys,

@@ -16,7 +16,11 @@ import type { Middleware } from 'koa';
 import { AletheiaError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/log.ts';
 
-export const scopes = ['read', 'export'] as const;
+/**
+ * read: lists and searches; export: bulk exports; admin: dead letters and their replay;
+ * metrics: the Prometheus endpoint.
+ */
+export const scopes = ['read', 'export', 'admin', 'metrics'] as const;
 
 export type Scope = (typeof scopes)[number];
 

@@ -85,6 +85,13 @@ const schemas = {
   mentions: z.strictObject({ ...filterFields, ...pageFields }),
   mentionsExport: z.strictObject({ ...filterFields, ...exportFields }),
   mentionCounts: z.strictObject({ ...filterFields, limit }),
+  deadLetters: z.strictObject({
+    from: filterFields.from,
+    to: filterFields.to,
+    stage: text(100).optional(),
+    code: text(100).optional(),
+    ...pageFields,
+  }),
   none: z.strictObject({}),
 };
 
@@ -92,7 +99,10 @@ export type ParamsName = keyof typeof schemas;
 
 type Query = Record<string, string | string[] | undefined>;
 
-export function parseQuery(name: 'articles' | 'entities' | 'mentions', query: Query): PageRequest;
+export function parseQuery(
+  name: 'articles' | 'entities' | 'mentions' | 'deadLetters',
+  query: Query,
+): PageRequest;
 export function parseQuery(
   name: 'articlesExport' | 'entitiesExport' | 'mentionsExport',
   query: Query,

@@ -5,11 +5,15 @@
  */
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
+import { z } from 'zod';
 
+import type { Bus } from '../runtime/bus.ts';
 import type { Health } from '../runtime/lifecycle.ts';
+import { registry } from '../runtime/metrics.ts';
 import { AletheiaError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { AnalyticsStore } from '../sinks/clickhouse/client.ts';
+import { listDeadLetters } from '../sinks/clickhouse/dead-letters.ts';
 import { exportRows } from '../sinks/clickhouse/export.ts';
 import {
   getArticle,
@@ -21,11 +25,14 @@ import {
   type ViewName,
 } from '../sinks/clickhouse/queries.ts';
 import { requireScope, type ApiKey } from './auth.ts';
+import { replayDeadLetters } from './dead-letters.ts';
+import { readJsonBody } from './json-body.ts';
 import { articleId, parseQuery, qid, validate } from './params.ts';
 import { sendExport } from './stream.ts';
 
 export interface RouteOptions {
   store: AnalyticsStore;
+  bus: Bus;
   lifecycleHealth: () => Promise<Record<string, Health>>;
   keys: ApiKey[];
   exportMaxRows: number;
@@ -37,6 +44,8 @@ export function routes(options: RouteOptions): Router {
   const router = new Router();
   const read = requireScope(keys, 'read');
   const exporting = requireScope(keys, 'export');
+  const admin = requireScope(keys, 'admin');
+  const metrics = requireScope(keys, 'metrics');
   // Records the route for the request log: where two patterns match (`/v1/articles/export`
   // and `/v1/articles/:id`), the router reports the last, while the first one answers.
   const get = (path: string, ...handlers: Middleware[]): void => {
@@ -117,8 +126,38 @@ export function routes(options: RouteOptions): Router {
     ctx.body = { data: await mentionCounts(store, parseQuery('mentionCounts', ctx.query)) };
   });
 
+  get('/metrics', metrics, async (ctx) => {
+    parseQuery('none', ctx.query);
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
+  });
+
+  get('/v1/dead-letters', admin, async (ctx) => {
+    ctx.body = await listDeadLetters(store, parseQuery('deadLetters', ctx.query));
+  });
+
+  router.post(
+    '/v1/dead-letters/replay',
+    async (ctx, next) => {
+      ctx.state.route = '/v1/dead-letters/replay';
+      await next();
+    },
+    admin,
+    async (ctx) => {
+      const { ids } = validate(replayBody, await readJsonBody(ctx, 64 * 1024), 'body');
+      ctx.body = { data: await replayDeadLetters(store, options.bus, ids) };
+    },
+  );
+
   return router;
 }
+
+const replayBody = z.strictObject({
+  ids: z
+    .array(z.string().regex(/^[0-9a-f]{32}$/, 'expected dead-letter ids of 32 hex digits'))
+    .min(1, 'expected at least one id')
+    .max(1000, 'expected at most 1000 ids'),
+});
 
 /** The store's answer and every component's health, each under its name. */
 async function readiness(options: RouteOptions): Promise<Record<string, Health>> {

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 
 import Koa from 'koa';
 
+import type { Bus } from '../runtime/bus.ts';
 import type { Health } from '../runtime/lifecycle.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { AnalyticsStore } from '../sinks/clickhouse/client.ts';
@@ -17,6 +18,8 @@ import { routes } from './routes.ts';
 
 export interface ApiOptions {
   store: AnalyticsStore;
+  /** Where replayed dead letters are published. */
+  bus: Bus;
   lifecycleHealth: () => Promise<Record<string, Health>>;
   log: Logger;
   /** `name:secret:scope+scope` entries; empty: one key generated into `<dataDir>/api-key`. */
@@ -51,6 +54,7 @@ export async function createApi(options: ApiOptions): Promise<Api> {
 
   const router = routes({
     store: options.store,
+    bus: options.bus,
     lifecycleHealth: options.lifecycleHealth,
     keys,
     exportMaxRows: options.exportMaxRows,

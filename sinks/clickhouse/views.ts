@@ -21,9 +21,12 @@ export interface Filters {
   language?: string | undefined;
   /** Case-insensitive text searched for in titles and summaries (labels for entities). */
   q?: string | undefined;
+  /** Dead letters only: the stage that dead-lettered them and the error code. */
+  stage?: string | undefined;
+  code?: string | undefined;
 }
 
-export type ViewName = 'articles' | 'entities' | 'mentions';
+export type ViewName = 'articles' | 'entities' | 'mentions' | 'deadLetters';
 
 export interface View {
   table: Table;
@@ -105,6 +108,27 @@ export const views: Record<ViewName, View> = {
       if (filters.entity !== undefined) where.push('qid = {entity:String}');
       if (filters.q !== undefined)
         where.push(`(${contains('title')} OR ${contains('matched_text')})`);
+
+      return where;
+    },
+  },
+  deadLetters: {
+    table: 'dead_letters',
+    columns: [
+      'id, stage, code, reason, record_id AS recordId, source_url AS sourceUrl',
+      'original_topic AS originalTopic, original_partition AS originalPartition',
+      'original_offset AS originalOffset, original_key AS originalKey',
+      'length(base64Decode(original_bytes)) AS originalBytesLength, failed_at AS failedAt',
+    ].join(', '),
+    sortAt: 'failed_at',
+    keys: ['id'],
+    conditions(filters, params) {
+      const where = common(filters, params, this.sortAt);
+      for (const name of ['stage', 'code'] as const) {
+        if (filters[name] === undefined) continue;
+        params[name] = filters[name];
+        where.push(`${name} = {${name}:String}`);
+      }
 
       return where;
     },

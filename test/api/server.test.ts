@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { createApi } from '../../api/server.ts';
+import type { Delivery } from '../../runtime/bus.ts';
+import { MemoryBus } from '../../runtime/memory-bus.ts';
+import { allTopics } from '../../schemas/topics.ts';
 import type { Health } from '../../runtime/lifecycle.ts';
 import { createLogger, silentLogger } from '../../runtime/log.ts';
 import type { CanonicalRecord, NewsArticle } from '../../schemas/types.ts';
@@ -17,14 +20,22 @@ import {
   entity,
   lula,
   openStore,
+  sampleDeadLetter,
   startPipeline,
 } from '../sinks/clickhouse/fixtures.ts';
 
 const readKey = 'read-only-secret-0123456789';
 const exportKey = 'export-and-read-secret-0123456789';
-const apiKeys = [`analyst:${readKey}:read`, `partner:${exportKey}:read+export`];
+const adminKey = 'operator-secret-0123456789abc';
+const apiKeys = [
+  `analyst:${readKey}:read`,
+  `partner:${exportKey}:read+export`,
+  `ops:${adminKey}:admin+metrics`,
+];
 
 let store: AnalyticsStore;
+let bus: MemoryBus;
+const replayed: Delivery[] = [];
 let closeStore: () => Promise<void>;
 let dataDir: string;
 let server: Server;
@@ -48,12 +59,24 @@ before(async () => {
     entity(lula, 'Luiz Inácio Lula da Silva', ['Lula']),
     entity(bolsonaro, 'Jair Bolsonaro', ['Bolsonaro']),
   ]);
+  await pipeline.publishDeadLetters('normalise', [sampleDeadLetter()]);
   await pipeline.stop();
+
+  bus = new MemoryBus({ partitions: 2, queueMaxRecords: 100 });
+  await bus.start();
+  await bus.ensureTopics(allTopics());
+  await bus.subscribe(
+    { group: 'replayed', topics: ['raw.rss'], maxBatchRecords: 10 },
+    async (batch) => {
+      replayed.push(...batch);
+    },
+  );
 
   const log = createLogger('info', {
     write: (line: string) => void logLines.push(JSON.parse(line)),
   });
   const api = await createApi({
+    bus,
     store,
     lifecycleHealth: async () => health,
     log,
@@ -67,6 +90,7 @@ before(async () => {
 
 after(async () => {
   await new Promise((resolve) => server.close(resolve));
+  await bus.stop();
   await closeStore();
 });
 
@@ -305,6 +329,7 @@ test('a failing query answers 500 without its internals', async () => {
   });
   const lines: Record<string, unknown>[] = [];
   const api = await createApi({
+    bus,
     store: missing,
     lifecycleHealth: async () => ({}),
     log: createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) }),
@@ -405,6 +430,7 @@ test('a client leaving mid-export ends the query', async () => {
   });
   const lines: Record<string, unknown>[] = [];
   const api = await createApi({
+    bus,
     store,
     lifecycleHealth: async () => ({}),
     log: createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) }),
@@ -445,4 +471,70 @@ test('a client leaving mid-export ends the query', async () => {
   // The export's session is gone: another export runs to its end.
   const again = await get(`/v1/mentions/export?entity=${lula}&format=ndjson`, exportKey);
   assert.equal((await again.text()).trimEnd().split('\n').length, 6);
+});
+
+test('lists dead letters for the admin scope only', async () => {
+  assert.equal((await get('/v1/dead-letters', readKey)).status, 403);
+
+  const response = await get('/v1/dead-letters?stage=normalise', adminKey);
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { data: Record<string, unknown>[] };
+  assert.deepEqual(
+    body.data.map(({ id, stage, code, originalTopic, originalKey, originalBytesLength }) => ({
+      id,
+      stage,
+      code,
+      originalTopic,
+      originalKey,
+      originalBytesLength,
+    })),
+    [
+      {
+        id: 'a'.repeat(32),
+        stage: 'normalise',
+        code: 'FEED_MALFORMED',
+        originalTopic: 'raw.rss',
+        originalKey: 'item-41',
+        originalBytesLength: 4,
+      },
+    ],
+  );
+  assert.deepEqual(
+    ((await (await get('/v1/dead-letters?stage=rss', adminKey)).json()) as { data: [] }).data,
+    [],
+  );
+});
+
+test('replays a dead letter onto its original topic with its original key and bytes', async () => {
+  const replay = (body: unknown, key = adminKey) =>
+    fetch(`${base}/v1/dead-letters/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  assert.equal((await replay({ ids: ['a'.repeat(32)] }, exportKey)).status, 403);
+  assert.equal((await replay({ ids: ['not-an-id'] })).status, 400);
+  assert.equal((await replay({ ids: [] })).status, 400);
+
+  const response = await replay({ ids: ['a'.repeat(32), 'b'.repeat(32)] });
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), {
+    data: [
+      { id: 'a'.repeat(32), replayed: true, detail: 'raw.rss' },
+      { id: 'b'.repeat(32), replayed: false, detail: 'no dead letter with this id' },
+    ],
+  });
+  assert.equal(replayed.length, 1);
+  assert.equal(replayed[0]?.key, 'item-41');
+  assert.deepEqual(replayed[0]?.value, Buffer.from([0x00, 0xff, 0x10, 0x41]));
+});
+
+test('serves Prometheus metrics to the metrics scope only', async () => {
+  assert.equal((await get('/metrics', readKey)).status, 403);
+
+  const response = await get('/metrics', adminKey);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+  assert.match(await response.text(), /^# HELP aletheia_records_in_total /m);
 });
