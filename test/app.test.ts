@@ -4,12 +4,14 @@
  * restart on the same data directory must not duplicate anything.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 
 import { startApp, type App } from '../app.ts';
 import { startSampleSources, type SampleSources } from '../demo/server.ts';
@@ -17,6 +19,7 @@ import { loadConfig, type Config } from '../runtime/config.ts';
 import { silentLogger } from '../runtime/log.ts';
 
 const apiKey = 'e2e-reader-0123456789abcdef';
+const run = promisify(execFile);
 
 /** A news site whose feed is broken, beside the good ones. */
 async function startBrokenSite(): Promise<{ server: Server; url: string; host: string }> {
@@ -84,7 +87,7 @@ describe('the pipeline, end to end on embedded defaults', () => {
       ALETHEIA_WIKIDATA_API_URL: samples.wikidataApiUrl,
       ALETHEIA_TRACKED_ENTITIES: samples.trackedEntities.join(','),
       ALETHEIA_ALLOWED_HOSTS: `${samples.host},${broken.host}`,
-      ALETHEIA_API_KEYS: `e2e:${apiKey}:read+export`,
+      ALETHEIA_API_KEYS: `e2e:${apiKey}:read+export+admin`,
       ALETHEIA_SINK_LINGER_MS: '20',
     });
     app = await startApp(config, silentLogger());
@@ -137,6 +140,21 @@ describe('the pipeline, end to end on embedded defaults', () => {
     });
 
     assert.deepEqual(letters, [{ stage: 'rss', code: 'FEED_MALFORMED', source_url: broken.url }]);
+  });
+
+  it('lists the dead letter with the dead-letters command', async () => {
+    const keyFile = join(dataDir, 'operator-key');
+    await writeFile(keyFile, apiKey, { mode: 0o600 });
+    const { stdout } = await run(process.execPath, [
+      'scripts/dead-letters.ts',
+      'list',
+      '--url',
+      app.url!,
+      '--key-file',
+      keyFile,
+    ]);
+
+    assert.match(stdout, /^[0-9a-f]{32} {2}\S+ {2}rss {2}FEED_MALFORMED {2}- {2}\S/m);
   });
 
   it('exports the same articles as CSV', async () => {
