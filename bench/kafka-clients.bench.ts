@@ -188,7 +188,9 @@ function kafkajsRun(kafkajs: typeof import('kafkajs'), schemaId: number): Client
 function rate(count: number, startedMs: number): string {
   const seconds = (performance.now() - startedMs) / 1000;
 
-  return `${Math.round(count / seconds).toLocaleString('en-US')} records/s (${seconds.toFixed(2)} s)`;
+  const perSecond = Math.round(count / seconds).toLocaleString('en-US');
+
+  return `${perSecond} records/s (${seconds.toFixed(2)} s)`;
 }
 
 async function measure(client: ClientRun, admin: Admin, messages: Message[]): Promise<void> {

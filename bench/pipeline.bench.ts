@@ -10,24 +10,23 @@
  *
  * Usage: node --expose-gc bench/pipeline.bench.ts [--rows 200000] [--runs 1]
  *   [--batch-max-rows 10000] [--linger-ms 200] [--publish-batch 1000] [--publishers 16]
- *   [--cpu-prof-dir DIR]   (writes a CPU profile of every run into DIR)
+ *   [--profile-dir DIR]   (profiles the timed part of every run, writes it into DIR and
+ *                          prints where the time went)
  */
 import { resultOf, startChild } from './lib/child.ts';
-import { flag, intOption } from './lib/options.ts';
+import { intOption } from './lib/options.ts';
 import type { PipelineRunResult } from './lib/pipeline-run.ts';
 import { heading, machine, mb, printTargets, rate, row } from './lib/report.ts';
-import { profileArgv } from './lib/child.ts';
 
 const targetRatio = 0.5;
 const rows = intOption('rows', 200_000);
 const runs = intOption('runs', 1);
-const passThrough = process.argv.slice(2).filter((arg) => !arg.startsWith('--cpu-prof-dir'));
-const execArgv = profileArgv(flag('cpu-prof-dir'));
+const passThrough = process.argv.slice(2);
 
 async function run(mode: 'pipeline' | 'baseline'): Promise<PipelineRunResult> {
   const script = new URL('./lib/pipeline-run.ts', import.meta.url);
   const result = await resultOf<PipelineRunResult>(
-    startChild(script, [mode, ...passThrough], execArgv),
+    startChild(script, [mode, ...passThrough]),
   );
   const perSecond = rate(result.records, result.elapsedMs, 'records');
   const cpu = `${(result.cpuMs / result.elapsedMs).toFixed(2)} cores busy`;

@@ -37,10 +37,11 @@ export function startChild(script: URL, args: string[], execArgv: string[] = [])
 
   const exited = new Promise<void>((resolve, reject) => {
     child.once('exit', (code, signal) => {
+      const how = code === 0 ? 'without a result' : `with ${signal ?? code}`;
+      failure = new Error(`${script.pathname} ${args.join(' ')} exited ${how}`);
+      for (const waiter of waiting.splice(0)) waiter.reject(failure);
       if (code === 0) return resolve();
 
-      failure = new Error(`${script.pathname} ${args.join(' ')} exited with ${signal ?? code}`);
-      for (const waiter of waiting.splice(0)) waiter.reject(failure);
       reject(failure);
     });
   });
@@ -86,9 +87,4 @@ export function received(): Promise<unknown> {
 /** Peak resident memory of this process so far, in bytes. */
 export function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
-}
-
-/** Execution flags that make a child write a CPU profile, when `--cpu-prof` is given. */
-export function profileArgv(dir: string | undefined): string[] {
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }

@@ -16,13 +16,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { pino } from 'pino';
+
 import { ProcessStage } from '../../processors/process.ts';
 import { detectLanguage } from '../../processors/detect-language.ts';
 import { EntityIndex } from '../../processors/link-entities.ts';
 import { normalise } from '../../processors/normalise/index.ts';
 import type { OutgoingRecord } from '../../runtime/bus.ts';
 import { CheckpointStore } from '../../runtime/checkpoint.ts';
-import { silentLogger } from '../../runtime/log.ts';
+import { createLogger } from '../../runtime/log.ts';
 import { MemoryBus } from '../../runtime/memory-bus.ts';
 import { codecs } from '../../schemas/index.ts';
 import { allTopics, topics } from '../../schemas/topics.ts';
@@ -33,7 +35,8 @@ import { canonicalRows, type Row, type Table, type TableRow } from '../../sinks/
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.ts';
 import { peakRssBytes, report } from './child.ts';
 import { generateFeedItems, trackedEntityRecords, trackedQids } from './feed-items.ts';
-import { intOption } from './options.ts';
+import { flag, intOption, stringOption } from './options.ts';
+import { profiled } from './profile.ts';
 
 export interface PipelineRunResult {
   type: 'result';
@@ -47,11 +50,14 @@ export interface PipelineRunResult {
   peakRssBytes: number;
 }
 
-const log = silentLogger();
+// Warnings and errors only, on stderr, so a failing insert or a dead letter shows.
+const log = createLogger(stringOption('log-level', 'warn'), pino.destination(2));
 const mode = process.argv[2] === 'baseline' ? 'baseline' : 'pipeline';
 const records = intOption('rows', 200_000);
 const batchMaxRows = intOption('batch-max-rows', 10_000);
 const lingerMs = intOption('linger-ms', 200);
+const partitions = intOption('partitions', 4);
+const processBatch = intOption('process-batch', 1000);
 const publishBatch = intOption('publish-batch', 1000);
 const publishers = intOption('publishers', 16);
 
@@ -96,7 +102,7 @@ async function timeIt(work: () => Promise<void>): Promise<Timed> {
   const rssBeforeBytes = process.memoryUsage.rss();
   const cpu = process.cpuUsage();
   const started = performance.now();
-  await work();
+  await profiled(flag('profile-dir'), `pipeline-${mode}`, work);
   const elapsedMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
 
@@ -104,7 +110,7 @@ async function timeIt(work: () => Promise<void>): Promise<Timed> {
 }
 
 async function runPipeline(store: AnalyticsStore, dataDir: string): Promise<Timed> {
-  const bus = new MemoryBus({ partitions: 4, queueMaxRecords: 10_000 });
+  const bus = new MemoryBus({ partitions, queueMaxRecords: 10_000 });
   await bus.start();
   await bus.ensureTopics(allTopics());
   const sink = new ClickHouseSink({ bus, store, log, options: { batchMaxRows, lingerMs } });
@@ -112,13 +118,17 @@ async function runPipeline(store: AnalyticsStore, dataDir: string): Promise<Time
     bus,
     checkpoints: new CheckpointStore(dataDir),
     log,
-    options: { trackedEntities: trackedQids, linkWaitMs: 30_000, maxBatchRecords: 1000 },
+    options: { trackedEntities: trackedQids, linkWaitMs: 30_000, maxBatchRecords: processBatch },
   });
   await sink.start();
   await stage.start();
 
-  // Entities first: once their publish resolved, the stage's index knows every name.
-  await bus.publish(topics.raw('wikidata'), encodeAll(trackedEntityRecords()));
+  // Entities first: once their publish resolved, the stage's index knows every name. One at
+  // a time, as the Wikidata connector refreshes them: two index updates at once race on the
+  // checkpoint's temporary file (ENOENT on rename), and the batch is delivered again later.
+  for (const entity of encodeAll(trackedEntityRecords())) {
+    await bus.publish(topics.raw('wikidata'), [entity]);
+  }
   const health = await stage.health();
   if (health.detail) throw new Error(`processing stage not ready: ${health.detail}`);
 

@@ -87,7 +87,8 @@ export class LagMonitor {
         const end = ends.get(topic)?.[partition];
         if (end === undefined) continue;
         const done = committed.get(topic)?.[partition];
-        const from = done !== undefined && done >= 0n ? done : (starts.get(topic)?.[partition] ?? 0n);
+        const from =
+          done !== undefined && done >= 0n ? done : (starts.get(topic)?.[partition] ?? 0n);
         const lag = end > from ? Number(end - from) : 0;
         consumerLag.set({ group: this.group, topic, partition: String(partition) }, lag);
         current.add(`${topic}\u0000${partition}`);

@@ -41,7 +41,7 @@ export const kafkaBusOptionsSchema = z.strictObject({
   drainTimeoutMs: ms(10_000),
   /** How long a revoked partition's in-flight batches may finish before their offsets commit. */
   revokeTimeoutMs: ms(5_000),
-  /** Records fetched but not yet handed to the handler, per subscription, before fetching pauses. */
+  /** Fetched records waiting for the handler, per subscription, before fetching pauses. */
   maxBufferedRecords: z.number().int().positive().default(5_000),
   /** How often consumer lag is measured for the metrics. */
   lagIntervalMs: ms(15_000),
@@ -49,7 +49,7 @@ export const kafkaBusOptionsSchema = z.strictObject({
   requestTimeoutMs: ms(30_000),
   /** Attempts per broker request before it fails (connection errors, leader changes). */
   requestRetries: z.number().int().min(0).default(5),
-  /** Largest produce request; bigger publishes are split, in order. Stay under message.max.bytes. */
+  /** Largest produce request; bigger publishes are split, in order (keep < message.max.bytes). */
   maxRequestBytes: z.number().int().positive().default(900_000),
   /** Timeout of one request to the schema registry. */
   registryTimeoutMs: ms(10_000),

@@ -1,9 +1,10 @@
 /**
  * Publishing side of the Kafka bus: an idempotent producer with acks=all, so a send resolves
  * only once every in-sync replica has the records and a retried send cannot duplicate or
- * reorder them. Records are partitioned by key with Kafka's Java-compatible murmur2, so one
- * key always lands in one partition, whichever client wrote it. Publishes larger than one
- * request are split into requests sent one after the other, keeping their order.
+ * reorder them. Records are partitioned by key with murmur2 as the Java client does, so one
+ * key always lands in one partition, also when Java producers write the topic. Publishes
+ * larger than one request are split into requests sent one after the other, keeping their
+ * order; a single record larger than the broker accepts fails with RECORD_UNSUPPORTED.
  */
 import {
   ProduceAcks,
@@ -90,15 +91,28 @@ export class KafkaPublisher {
 
 function publishError(topic: string, count: number, err: unknown): AletheiaError {
   const reason = describeKafkaError(err);
-  if (findErrorBy(err as Error, 'apiId', 'UNKNOWN_TOPIC_OR_PARTITION')) {
+  const brokerError = (apiId: string) => findErrorBy(err as Error, 'apiId', apiId) !== null;
+  if (brokerError('MESSAGE_TOO_LARGE') || brokerError('RECORD_LIST_TOO_LARGE')) {
+    return new AletheiaError(
+      'RECORD_UNSUPPORTED',
+      `publishing ${count} records to ${topic}: a record is larger than the broker accepts ` +
+        `(message.max.bytes): ${reason}`,
+      { cause: err },
+    );
+  }
+  if (brokerError('UNKNOWN_TOPIC_OR_PARTITION')) {
     return new AletheiaError('CONFIG_INVALID', `publishing to unknown topic ${topic}: ${reason}`, {
       cause: err,
     });
   }
 
-  return new AletheiaError('BUS_UNAVAILABLE', `publishing ${count} records to ${topic}: ${reason}`, {
-    cause: err,
-  });
+  return new AletheiaError(
+    'BUS_UNAVAILABLE',
+    `publishing ${count} records to ${topic}: ${reason}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** The library nests the useful reason (connection refused, a broker error) in `errors`. */

@@ -51,7 +51,8 @@ export class SchemaRegistryClient {
           `registered: ${registryMessage(reply)}`,
       );
     }
-    if (reply.status !== 200 || typeof reply.body.id !== 'number') throw replyError(operation, reply);
+    if (reply.status !== 200 || typeof reply.body.id !== 'number')
+      throw replyError(operation, reply);
 
     return reply.body.id;
   }
@@ -70,7 +71,11 @@ export class SchemaRegistryClient {
 
   async latestVersion(subject: string): Promise<RegisteredVersion | undefined> {
     const operation = `reading the latest version of subject ${subject} at ${this.url}`;
-    const reply = await this.request('GET', `/subjects/${encode(subject)}/versions/latest`, operation);
+    const reply = await this.request(
+      'GET',
+      `/subjects/${encode(subject)}/versions/latest`,
+      operation,
+    );
     if (reply.status === 404) return undefined;
     const { id, version, schema } = reply.body;
     if (reply.status !== 200 || typeof id !== 'number' || typeof schema !== 'string') {
@@ -113,7 +118,8 @@ export class SchemaRegistryClient {
 
     return {
       status: response.status,
-      body: typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {},
+      body:
+        typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {},
     };
   }
 }
@@ -132,8 +138,5 @@ function replyError(operation: string, reply: RegistryReply): AletheiaError {
   const code: ErrorCode =
     reply.status >= 500 || reply.status === 429 ? 'SCHEMA_REGISTRY_UNAVAILABLE' : 'CONFIG_INVALID';
 
-  return new AletheiaError(
-    code,
-    `${operation}: status ${reply.status}: ${registryMessage(reply)}`,
-  );
+  return new AletheiaError(code, `${operation}: status ${reply.status}: ${registryMessage(reply)}`);
 }

@@ -75,7 +75,11 @@ export class TopicSchemas {
       return avro.Type.forSchema(JSON.parse(text) as avro.Schema);
     } catch (err) {
       this.log.warn(
-        { err: new AletheiaError('RECORD_UNSUPPORTED', `schema id ${id} is not Avro`, { cause: err }) },
+        {
+          err: new AletheiaError('RECORD_UNSUPPORTED', `schema id ${id} is not Avro`, {
+            cause: err,
+          }),
+        },
         'registry schema cannot be read',
       );
 
