@@ -73,6 +73,8 @@ async function createBus(config: Config, log: Logger): Promise<Bus> {
       replicationFactor: config.kafkaReplicationFactor,
       retentionMs: config.kafkaRetentionMs,
     },
+    sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+    heartbeatIntervalMs: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
     log: log.child({ component: 'bus' }),
   });
 }

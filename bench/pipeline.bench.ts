@@ -25,9 +25,7 @@ const passThrough = process.argv.slice(2);
 
 async function run(mode: 'pipeline' | 'baseline'): Promise<PipelineRunResult> {
   const script = new URL('./lib/pipeline-run.ts', import.meta.url);
-  const result = await resultOf<PipelineRunResult>(
-    startChild(script, [mode, ...passThrough]),
-  );
+  const result = await resultOf<PipelineRunResult>(startChild(script, [mode, ...passThrough]));
   const perSecond = rate(result.records, result.elapsedMs, 'records');
   const cpu = `${(result.cpuMs / result.elapsedMs).toFixed(2)} cores busy`;
   row(`${mode}`, `${(result.elapsedMs / 1000).toFixed(2)} s`, perSecond, cpu);
@@ -57,12 +55,23 @@ async function main(): Promise<void> {
   const ratio = baseline.elapsedMs / pipeline.elapsedMs;
 
   heading(`results (best of ${runs})`);
-  row('rows per record (articles + mentions)', ((pipeline.articleRows + pipeline.mentionRows) / rows).toFixed(2));
+  row(
+    'rows per record (articles + mentions)',
+    ((pipeline.articleRows + pipeline.mentionRows) / rows).toFixed(2),
+  );
   row('baseline: direct insert', rate(rows, baseline.elapsedMs, 'records'));
   row('pipeline: bus -> process -> sink', rate(rows, pipeline.elapsedMs, 'records'));
   row('ratio pipeline / baseline', ratio.toFixed(2));
-  row('peak RSS baseline', mb(baseline.peakRssBytes), `(${mb(baseline.rssBeforeBytes)} before timing)`);
-  row('peak RSS pipeline', mb(pipeline.peakRssBytes), `(${mb(pipeline.rssBeforeBytes)} before timing)`);
+  row(
+    'peak RSS baseline',
+    mb(baseline.peakRssBytes),
+    `(${mb(baseline.rssBeforeBytes)} before timing)`,
+  );
+  row(
+    'peak RSS pipeline',
+    mb(pipeline.peakRssBytes),
+    `(${mb(pipeline.rssBeforeBytes)} before timing)`,
+  );
   if (pipeline.mentionRows !== baseline.mentionRows) {
     console.log(
       `  note: mention rows differ: pipeline ${pipeline.mentionRows}, baseline ${baseline.mentionRows}`,

@@ -189,6 +189,11 @@ const fields = {
     positiveInt.default(7 * 24 * 3_600_000),
     'How long Kafka keeps records of the topics the system creates.',
   ],
+  kafkaSessionTimeoutMs: [
+    'ALETHEIA_KAFKA_SESSION_TIMEOUT_MS',
+    z.coerce.number().int().min(6000).default(30_000),
+    'A consumer silent this long is presumed dead and its partitions go to the rest of its group.',
+  ],
   metricsPort: [
     'ALETHEIA_METRICS_PORT',
     z.coerce.number().int().min(0).max(65535).optional(),

@@ -36,7 +36,7 @@ export function startChild(script: URL, args: string[], execArgv: string[] = [])
   });
 
   const exited = new Promise<void>((resolve, reject) => {
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       const how = code === 0 ? 'without a result' : `with ${signal ?? code}`;
       failure = new Error(`${script.pathname} ${args.join(' ')} exited ${how}`);
       for (const waiter of waiting.splice(0)) waiter.reject(failure);

@@ -24,7 +24,11 @@ interface Feed {
 const feeds: Feed[] = [
   { url: 'https://g1.example.com.br/rss/politica/', title: 'g1 > Política', site: 'g1' },
   { url: 'https://folha.example.com.br/poder/rss091.xml', title: 'Folha - Poder', site: 'folha' },
-  { url: 'https://agencia.example.gov.br/rss/politica.xml', title: 'Agência - Política', site: 'ag' },
+  {
+    url: 'https://agencia.example.gov.br/rss/politica.xml',
+    title: 'Agência - Política',
+    site: 'ag',
+  },
   { url: 'https://estadao.example.com.br/politica/feed/', title: 'Estadão Política', site: 'est' },
   { url: 'https://poder.example.com.br/feed/', title: 'Poder360', site: 'p360' },
   { url: 'https://uol.example.com.br/politica/index.xml', title: 'UOL Política', site: 'uol' },
@@ -128,7 +132,10 @@ function feedItem(n: number, feed: Feed, next: () => number, publishedMs: number
 }
 
 /** `count` raw feed item records, spread over the feeds, one minute apart. */
-export function generateFeedItems(count: number, fetchedAt = Date.UTC(2026, 11, 1, 12)): RawRecord[] {
+export function generateFeedItems(
+  count: number,
+  fetchedAt = Date.UTC(2026, 11, 1, 12),
+): RawRecord[] {
   const next = random(20261201);
   const records: RawRecord[] = [];
   for (let n = 0; n < count; n += 1) {

@@ -362,8 +362,10 @@ export class KafkaSubscription {
     this.prepared.add(batch);
   }
 
+  /** Steps share `drainTimeoutMs`; committing and leaving the group get at least a second. */
   private async shutdown(): Promise<void> {
     const started = Date.now();
+    const left = () => Math.max(1_000, started + this.options.drainTimeoutMs - Date.now());
     this.stopping.abort();
     this.commits.stop();
     this.lag.stop();
@@ -372,17 +374,16 @@ export class KafkaSubscription {
     const stream = this.stream;
     this.stream = undefined;
     for (const work of this.works.values()) work.deactivate();
-    await withTimeout(this.closeStream(stream), this.options.drainTimeoutMs);
+    await withTimeout(this.closeStream(stream), left());
 
     // drain what is in the handler, then commit it
-    const left = Math.max(1_000, this.options.drainTimeoutMs - (Date.now() - started));
-    await withTimeout(Promise.allSettled([...this.inFlight]), left);
-    await withTimeout(this.commits.commit(), this.options.requestTimeoutMs);
+    await withTimeout(Promise.allSettled([...this.inFlight]), left());
+    await withTimeout(this.commits.commit(), left());
 
     const leaving = this.consumer.close(true).catch((err: unknown) => {
       this.log.warn({ err, reason: describeKafkaError(err) }, 'leaving the consumer group failed');
     });
-    await withTimeout(leaving, this.options.requestTimeoutMs);
+    await withTimeout(leaving, left());
     this.log.info({ durationMs: Date.now() - started }, 'subscription closed');
   }
 }

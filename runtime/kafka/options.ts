@@ -37,7 +37,7 @@ export const kafkaBusOptionsSchema = z.strictObject({
   fetchMaxWaitMs: ms(500),
   /** How often acknowledged offsets are committed (they are also committed on revoke and stop). */
   commitIntervalMs: ms(1_000),
-  /** How long `stop`/`close` waits for handlers to finish their batches. */
+  /** How long `stop`/`close` may take to stop fetching, drain the handler, commit and leave. */
   drainTimeoutMs: ms(10_000),
   /** How long a revoked partition's in-flight batches may finish before their offsets commit. */
   revokeTimeoutMs: ms(5_000),

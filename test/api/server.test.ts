@@ -383,6 +383,7 @@ test('without configured keys one is generated, kept private and reused', async 
     });
     const options = {
       store,
+      bus,
       lifecycleHealth: async () => ({}),
       log,
       apiKeys: [],
