@@ -6,6 +6,8 @@
  */
 import type { Server } from 'node:http';
 
+import { parseApiKeys } from './api/auth.ts';
+import { startMetricsServer } from './api/metrics-server.ts';
 import { createApi } from './api/server.ts';
 import { RssConnector } from './ingest/rss.ts';
 import { userAgent, WikidataConnector } from './ingest/wikidata.ts';
@@ -177,12 +179,28 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   }
+  let metricsServer: Server | undefined;
+  if (config.metricsPort !== undefined) {
+    if (config.apiKeys.length === 0) {
+      throw new AletheiaError(
+        'CONFIG_INVALID',
+        'ALETHEIA_METRICS_PORT needs ALETHEIA_API_KEYS with a key of scope metrics for the scraper',
+      );
+    }
+    metricsServer = await startMetricsServer({
+      port: config.metricsPort,
+      host: config.host,
+      keys: parseApiKeys(config.apiKeys),
+      log: log.child({ component: 'metrics' }),
+    });
+  }
   log.info({ url, roles: [...roles], bus: bus.kind, store: store?.kind }, 'Aletheia is running');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       if (server) await closeServer(server);
+      if (metricsServer) await closeServer(metricsServer);
       await lifecycle.stop();
       await bus.stop();
       await store?.close();
