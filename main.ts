@@ -86,6 +86,9 @@ async function main(): Promise<void> {
     await app.stop();
     await samples?.close();
     log.info('stopped');
+    // Everything is drained and closed; a library timer left behind must not keep the
+    // process alive until the stop timeout.
+    process.exit();
   };
   process.once('SIGINT', (signal) => void shutdown(signal));
   process.once('SIGTERM', (signal) => void shutdown(signal));

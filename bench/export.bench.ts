@@ -127,8 +127,8 @@ async function main(): Promise<void> {
   row(`native ${rows.toLocaleString('en-US')} rows`, rate(rows, nativeBest.elapsedMs, 'rows'));
   row(`api ${rows.toLocaleString('en-US')} rows`, rate(rows, apiBest.elapsedMs, 'rows'));
   row('ratio api / native', ratio.toFixed(2));
-  row('bytes native (chunk headers repeated)', mb(nativeBest.bytes));
-  row('bytes api (one header)', mb(apiBest.bytes));
+  row('bytes native', mb(nativeBest.bytes));
+  row('bytes api', mb(apiBest.bytes));
   row(`api peak RSS ${smallRows.toLocaleString('en-US')} rows`, mb(lowestPeak(small.api)));
   row(`api peak RSS ${rows.toLocaleString('en-US')} rows`, mb(lowestPeak(results.api)));
   row('api peak RSS difference', mb(apiGrowth));

@@ -9,9 +9,11 @@
  * burst of noise on the machine does not decide the ratio.
  *
  * Usage: node --expose-gc bench/pipeline.bench.ts [--rows 200000] [--runs 1]
- *   [--batch-max-rows 10000] [--linger-ms 200] [--publish-batch 1000] [--publishers 16]
- *   [--profile-dir DIR]   (profiles the timed part of every run, writes it into DIR and
- *                          prints where the time went)
+ *   Sizes of the wiring, defaults as the application's: [--partitions 4] [--process-batch 1000]
+ *   [--batch-max-rows 10000] [--linger-ms 200]; publishing: [--publish-batch 1000]
+ *   [--publishers 16]; [--profile-dir DIR] profiles the timed part of every run, writes the
+ *   profiles into DIR and prints where the main thread spent its time; [--log-level warn].
+ *   Every flag may also come from the environment: BENCH_ROWS=20000.
  */
 import { resultOf, startChild } from './lib/child.ts';
 import { intOption } from './lib/options.ts';

@@ -102,8 +102,15 @@ async function timeIt(work: () => Promise<void>): Promise<Timed> {
   gc();
   const rssBeforeBytes = process.memoryUsage.rss();
   const cpu = process.cpuUsage();
+  // Holds the event loop open as a server would: the in-process bus retries a failed batch
+  // on an unreferenced timer, which alone would let this process exit halfway.
+  const keepAlive = setInterval(() => {}, 1000);
   const started = performance.now();
-  await profiled(flag('profile-dir'), `pipeline-${mode}`, work);
+  try {
+    await profiled(flag('profile-dir'), `pipeline-${mode}`, work);
+  } finally {
+    clearInterval(keepAlive);
+  }
   const elapsedMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
 

@@ -22,7 +22,7 @@ export function heading(title: string): void {
 }
 
 export function row(name: string, ...values: (string | number)[]): void {
-  console.log(`  ${name.padEnd(34)} ${values.map(String).join('  ')}`);
+  console.log(`  ${name.padEnd(40)} ${values.map(String).join('  ')}`);
 }
 
 export interface Target {

@@ -191,4 +191,14 @@ describe('the pipeline on Kafka, one process per stage', () => {
     assert.equal(letter?.code, 'RECORD_DECODE_FAILED');
     assert.equal(letter?.originalBytesLength, 5);
   });
+
+  it('stops a stage cleanly on SIGTERM', async () => {
+    const survivor = processors[1]!;
+    const startedAt = Date.now();
+    survivor.child.kill('SIGTERM');
+
+    assert.equal(await survivor.exited, 0);
+    assert.ok(Date.now() - startedAt < 20_000, 'within the stop timeout');
+    assert.ok(survivor.lines.some((line) => line.msg === 'stopped'));
+  });
 });
