@@ -17,7 +17,7 @@ test('refuses malformed keys, short secrets and unknown scopes', () => {
     ['no-colons-at-all', /expected an API key as name:secret:scope\+scope/],
     [':0123456789abcdef:read', /expected an API key as name/],
     ['analyst:short:read', /API key analyst: the secret must have at least 16 characters/],
-    ['analyst:0123456789abcdef:read+admin', /API key analyst: unknown scope 'admin'/],
+    ['analyst:0123456789abcdef:read+owner', /API key analyst: unknown scope 'owner'/],
   ];
   for (const [entry, message] of cases) {
     assert.throws(
