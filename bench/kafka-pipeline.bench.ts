@@ -14,9 +14,10 @@
  * on a shared machine does not decide the ratio.
  *
  *   scripts/stack down --purge && scripts/stack up && eval "$(scripts/stack env)"
- *   npm exec -- node bench/kafka-pipeline.bench.ts [--records 50000] [--runs 2]
+ *   npm exec -- node bench/kafka-pipeline.bench.ts [--records 50000] [--runs 3]
  *     [--partitions 6] [--publish-batch 500] [--publishers 4] [--process-batch 1000]
- *     [--timeout-s 120] [--log-level warn] [--profile-dir DIR] [--phases client,ceiling,pipeline]
+ *     [--timeout-s 120] [--log-level warn] [--profile-dir DIR]
+ *     [--phases client,ceiling,pipeline]
  *
  * --profile-dir profiles the timed part of every phase and prints where the main thread spent
  * its time. The pipeline phase uses the fixed raw.rss topic and `process` group: it refuses to
@@ -43,10 +44,15 @@ import { heading, machine, printTargets, rate, row } from './lib/report.ts';
 
 const targetRatio = 0.5;
 const records = intOption('records', 50_000);
-const runs = intOption('runs', 2);
+const runs = intOption('runs', 3);
 const phaseNames = ['client', 'ceiling', 'pipeline'] as const;
 type PhaseName = (typeof phaseNames)[number];
-const phases = stringOption('phases', phaseNames.join(',')).split(',') as PhaseName[];
+const phases = stringOption('phases', phaseNames.join(',')).split(',');
+for (const phase of phases) {
+  if (!(phaseNames as readonly string[]).includes(phase)) {
+    throw new Error(`--phases: expected some of ${phaseNames.join(',')}, got '${phase}'`);
+  }
+}
 const measures = { client: measureClient, ceiling: measureCeiling, pipeline: measurePipeline };
 
 function describe(result: PhaseResult): string[] {
@@ -56,6 +62,7 @@ function describe(result: PhaseResult): string[] {
   return [
     `${(result.elapsedMs / 1000).toFixed(2)} s`,
     rate(result.records, result.elapsedMs, 'records'),
+    `node CPU ${Math.round((result.cpuMs * 1000) / result.records)} us/record`,
     `cores busy: node ${cores(result.cpuMs)}, broker ${cores(result.brokerCpuMs)}`,
     ...(result.duplicates > 0 ? [`${result.duplicates} duplicates`] : []),
   ];
@@ -121,12 +128,15 @@ async function main(): Promise<void> {
   const [client, ceiling, pipeline] = phaseNames.map((name) =>
     measured[name].length > 0 ? best(measured[name]) : undefined,
   );
-  if (client) row('client: @platformatic/kafka alone', rate(records, client.elapsedMs, 'records'));
-  if (ceiling)
-    row('ceiling: KafkaBus publish+subscribe', rate(records, ceiling.elapsedMs, 'records'));
-  if (pipeline) {
-    row('pipeline: raw -> process -> canonical', rate(records, pipeline.elapsedMs, 'records'));
-  }
+  const labels = {
+    client: 'client: @platformatic/kafka alone',
+    ceiling: 'ceiling: KafkaBus publish+subscribe',
+    pipeline: 'pipeline: raw -> process -> canonical',
+  };
+  phaseNames.forEach((name, i) => {
+    const result = [client, ceiling, pipeline][i];
+    if (result) row(labels[name], rate(records, result.elapsedMs, 'records'));
+  });
   if (client && ceiling) {
     row('bus layer: ceiling / client', (client.elapsedMs / ceiling.elapsedMs).toFixed(2));
   }

@@ -58,18 +58,23 @@ const REFERENCE = /&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{1
 
 export function htmlToText(html: string): string {
   // Block boundaries are marked with NUL while whitespace is collapsed, then become '\n'.
-  const withoutMarkup = html
-    .replace(/\u0000/g, '')
-    .replace(DROPPED_ELEMENTS, ' ')
-    .replace(COMMENTS, ' ')
-    .replace(CDATA, '$1')
-    .replace(DECLARATIONS, ' ')
-    .replace(TAG, (_tag, name: string) => (BLOCK.test(name) ? '\u0000' : ''));
+  // Steps that cannot match are skipped: most feed titles have no markup and no references.
+  let text = html.replace(/\u0000/g, '');
+  if (text.includes('<')) {
+    text = text
+      .replace(DROPPED_ELEMENTS, ' ')
+      .replace(COMMENTS, ' ')
+      .replace(CDATA, '$1')
+      .replace(DECLARATIONS, ' ')
+      .replace(TAG, (_tag, name: string) => (BLOCK.test(name) ? '\u0000' : ''));
+  }
+  if (text.includes('&')) text = decodeReferences(text);
 
-  return decodeReferences(withoutMarkup)
-    .replace(/\s+/g, ' ')
-    .replace(/ ?\u0000[\s\u0000]*/g, '\n')
-    .trim();
+  // Only runs and whitespace other than a single space need replacing, not every space.
+  text = text.replace(/\s{2,}|[^\S ]/g, ' ');
+  if (text.includes('\u0000')) text = text.replace(/ ?\u0000[\s\u0000]*/g, '\n');
+
+  return text.trim();
 }
 
 /** Decodes named and numeric character references; unknown names stay as written. */

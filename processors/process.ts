@@ -135,7 +135,9 @@ export class ProcessStage implements Component {
 
         const topic = topics.canonical(record.kind);
         const value = encode(record);
-        outputs.set(topic, [...(outputs.get(topic) ?? []), { key: record.id, value }]);
+        const records = outputs.get(topic);
+        if (records) records.push({ key: record.id, value });
+        else outputs.set(topic, [{ key: record.id, value }]);
         inBatch.set(record.id, record.contentHash);
         passed.push(record);
       } catch (err) {

@@ -10,22 +10,41 @@ export interface FoldedText {
   origin: number[];
 }
 
-const combiningMarks = /\p{M}/u;
+const combiningMarks = /\p{M}/gu;
+
+/** Folded forms of the non-ASCII characters met so far: few distinct ones occur in news. */
+const foldedChars = new Map<string, string>();
+
+function foldChar(char: string): string {
+  let folded = foldedChars.get(char);
+  if (folded === undefined) {
+    folded = char.normalize('NFD').replace(combiningMarks, '').toLowerCase();
+    foldedChars.set(char, folded);
+  }
+
+  return folded;
+}
 
 export function fold(text: string): FoldedText {
   let folded = '';
   const origin: number[] = [];
-  let index = 0;
-  for (const char of text) {
-    for (const part of char.normalize('NFD')) {
-      if (combiningMarks.test(part)) continue;
-      const lower = part.toLowerCase();
-      folded += lower;
-      for (let i = 0; i < lower.length; i++) origin.push(index);
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    // ASCII, nearly every character of the texts, folds to itself in lower case.
+    if (code < 0x80) {
+      folded += code >= 0x41 && code <= 0x5a ? String.fromCharCode(code + 0x20) : text[index];
+      origin.push(index);
+      continue;
     }
-    index += char.length;
+
+    const next = text.charCodeAt(index + 1);
+    const pair = code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff;
+    const part = foldChar(pair ? text.slice(index, index + 2) : text[index]!);
+    folded += part;
+    for (let i = 0; i < part.length; i++) origin.push(index);
+    if (pair) index++;
   }
-  origin.push(index);
+  origin.push(text.length);
 
   return { folded, origin };
 }

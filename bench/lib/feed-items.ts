@@ -29,7 +29,7 @@ const feeds: Feed[] = [
     title: 'Agência - Política',
     site: 'ag',
   },
-  { url: 'https://estadao.example.com.br/politica/feed/', title: 'Estadão Política', site: 'est' },
+  { url: 'https://estadao.example.com.br/politica/', title: 'Estadão Política', site: 'est' },
   { url: 'https://poder.example.com.br/feed/', title: 'Poder360', site: 'p360' },
   { url: 'https://uol.example.com.br/politica/index.xml', title: 'UOL Política', site: 'uol' },
 ].map((feed, i) => (i % 3 === 2 ? feed : { ...feed, language: 'pt-BR' }));

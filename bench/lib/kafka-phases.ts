@@ -19,8 +19,9 @@ import {
   Producer,
   ProduceAcks,
   compatibilityPartitioner,
+  stringDeserializer,
+  stringSerializer,
 } from '@platformatic/kafka';
-import { stringDeserializer, stringSerializer } from '@platformatic/kafka';
 
 import { ProcessStage } from '../../processors/process.ts';
 import { CheckpointStore } from '../../runtime/checkpoint.ts';

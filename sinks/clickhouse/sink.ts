@@ -7,9 +7,10 @@
  * one JSONEachRow insert per table. A batch is acknowledged only once its rows are written,
  * so a crash or an outage loses nothing: the bus delivers the batch again.
  *
- * Each insert carries an `insert_deduplication_token` derived from its rows, so a retried
- * insert of the same rows is ignored; replays in a different batch layout insert duplicates,
- * which the tables' ReplacingMergeTree engine folds and FINAL reads hide.
+ * Each insert carries an `insert_deduplication_token` hashed from the bytes of the records its
+ * rows came from (rows are a function of those bytes), so a retried insert of the same rows is
+ * ignored; replays in a different batch layout insert duplicates, which the tables'
+ * ReplacingMergeTree engine folds and FINAL reads hide.
  *
  * A canonical record that cannot be decoded or mapped is written to `dead_letters` directly,
  * with stage sink-clickhouse, rather than published to `dead-letter.sink-clickhouse`: this
@@ -19,7 +20,7 @@
  * is retried like an outage; rows.ts guards the values the columns cannot hold. A mention
  * an article no longer has after an update stays in `entity_mentions`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 
 import { deadLetter } from '../../runtime/dead-letter.ts';
 import type { Bus, Delivery, Subscription } from '../../runtime/bus.ts';
@@ -46,6 +47,8 @@ export interface ClickHouseSinkOptions {
 /** Rows gathered for one insert round, and the handlers waiting for it. */
 class PendingBatch {
   readonly rows = new Map<Table, Row[]>();
+  /** Per table, a hash of the bytes of the records its rows came from: the insert's token. */
+  readonly digests = new Map<Table, Hash>();
   rowCount = 0;
   recordCount = 0;
   readonly written: Promise<void>;
@@ -61,14 +64,26 @@ class PendingBatch {
     this.written.catch(() => {});
   }
 
-  add(rows: TableRow[], records: number): void {
+  /** Adds the rows of one record; they are a function of its bytes, so those are hashed. */
+  add(rows: TableRow[], bytes: Buffer): void {
+    let hashed: Table | undefined;
     for (const { table, row } of rows) {
       const list = this.rows.get(table);
       if (list) list.push(row);
       else this.rows.set(table, [row]);
+      if (table === hashed) continue;
+
+      let digest = this.digests.get(table);
+      if (!digest) this.digests.set(table, (digest = createHash('sha256').update(table)));
+      digest.update(bytes);
+      hashed = table;
     }
     this.rowCount += rows.length;
-    this.recordCount += records;
+    this.recordCount += 1;
+  }
+
+  token(table: Table): string {
+    return this.digests.get(table)!.digest('hex');
   }
 }
 
@@ -86,6 +101,8 @@ export class ClickHouseSink implements Component {
   private lingerTimer: NodeJS.Timeout | undefined;
   /** Inserts run one after the other, in the order their batches filled. */
   private writing: Promise<void> = Promise.resolve();
+  /** Inserts queued or running; while there are none, rows are written at once. */
+  private queuedWrites = 0;
   private storeDown = false;
 
   constructor(input: {
@@ -139,13 +156,12 @@ export class ClickHouseSink implements Component {
   /** Resolves once every row of the batch is stored; throws to have the bus deliver it again. */
   private async handle(batch: Delivery[]): Promise<void> {
     recordsIn.inc({ stage }, batch.length);
-    const rows: TableRow[] = [];
-    for (const delivery of batch) rows.push(...this.rowsOf(delivery));
-    if (rows.length === 0) return;
-
     const pending = this.pending;
-    pending.add(rows, batch.length);
-    if (pending.rowCount >= this.options.batchMaxRows) this.flush();
+    const before = pending.rowCount;
+    for (const delivery of batch) pending.add(this.rowsOf(delivery), delivery.value);
+    if (pending.rowCount === before) return;
+
+    if (pending.rowCount >= this.options.batchMaxRows || this.queuedWrites === 0) this.flush();
     else this.lingerTimer ??= setTimeout(() => this.flush(), this.options.lingerMs);
 
     await pending.written;
@@ -191,13 +207,20 @@ export class ClickHouseSink implements Component {
     if (batch.rowCount === 0) return;
 
     this.pending = new PendingBatch();
-    this.writing = this.writing.then(() => this.write(batch));
+    this.queuedWrites += 1;
+    this.writing = this.writing
+      .then(() => this.write(batch))
+      .finally(() => {
+        this.queuedWrites -= 1;
+        // Rows that gathered while the store was busy go out together, without lingering.
+        if (this.queuedWrites === 0 && this.subscription) this.flush();
+      });
   }
 
   private async write(batch: PendingBatch): Promise<void> {
     const started = Date.now();
     try {
-      for (const [table, rows] of batch.rows) await this.insert(table, rows);
+      for (const [table, rows] of batch.rows) await this.insert(table, rows, batch.token(table));
     } catch (err) {
       const error = err instanceof AletheiaError ? err : storeError(err, 'inserting rows');
       if (!this.storeDown) {
@@ -216,11 +239,7 @@ export class ClickHouseSink implements Component {
     batch.resolve();
   }
 
-  private async insert(table: Table, rows: Row[]): Promise<void> {
-    const hash = createHash('sha256').update(table);
-    for (const row of rows) hash.update('\n').update(JSON.stringify(row));
-    const token = hash.digest('hex');
-
+  private async insert(table: Table, rows: Row[], token: string): Promise<void> {
     try {
       await this.store.client.insert({
         table: `${this.store.database}.${table}`,

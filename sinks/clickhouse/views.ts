@@ -36,6 +36,8 @@ export interface View {
   sortAt: string;
   /** Columns that, after the time, make the order total. */
   keys: string[];
+  /** The table's sorting key: the order the store reads rows in without sorting them. */
+  storageOrder: string;
   /** Conditions for the filters, adding their parameters to `params`. */
   conditions(filters: Filters, params: QueryParams): string[];
 }
@@ -58,6 +60,7 @@ export const views: Record<ViewName, View> = {
     ].join(', '),
     sortAt: 'ifNull(published_at, fetched_at)',
     keys: ['id'],
+    storageOrder: 'id',
     conditions(filters, params) {
       const where = common(filters, params, this.sortAt);
       if (filters.language !== undefined) where.push('language = {language:String}');
@@ -80,6 +83,7 @@ export const views: Record<ViewName, View> = {
     ].join(', '),
     sortAt: 'ifNull(modified_at, fetched_at)',
     keys: ['id'],
+    storageOrder: 'id',
     conditions(filters, params) {
       const where = common(filters, params, this.sortAt);
       if (filters.entity !== undefined) where.push('qid = {entity:String}');
@@ -102,6 +106,7 @@ export const views: Record<ViewName, View> = {
     ].join(', '),
     sortAt: 'ifNull(published_at, fetched_at)',
     keys: ['article_id', 'qid'],
+    storageOrder: 'qid, article_id',
     conditions(filters, params) {
       const where = common(filters, params, this.sortAt);
       if (filters.language !== undefined) where.push('language = {language:String}');
@@ -122,6 +127,7 @@ export const views: Record<ViewName, View> = {
     ].join(', '),
     sortAt: 'failed_at',
     keys: ['id'],
+    storageOrder: 'id',
     conditions(filters, params) {
       const where = common(filters, params, this.sortAt);
       for (const name of ['stage', 'code'] as const) {
@@ -183,10 +189,11 @@ export function selectSql(
   database: string,
   filters: Filters,
   params: QueryParams,
-  extra: { columns?: string; where?: string[]; limitParam: string },
+  extra: { columns?: string; where?: string[]; limitParam: string; order?: string },
 ): string {
   const where = [...view.conditions(filters, params), ...(extra.where ?? [])];
-  const order = [view.sortAt, ...view.keys].map((column) => `${column} DESC`).join(', ');
+  const order =
+    extra.order ?? [view.sortAt, ...view.keys].map((column) => `${column} DESC`).join(', ');
 
   return [
     `SELECT ${view.columns}${extra.columns ?? ''}`,
