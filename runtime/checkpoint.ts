@@ -4,6 +4,7 @@
  * leaves the previous checkpoint intact rather than a torn file.
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
 export class CheckpointStore {
@@ -25,7 +26,8 @@ export class CheckpointStore {
   async save(name: string, value: unknown): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const target = this.path(name);
-    const temporary = `${target}.${process.pid}.tmp`;
+    // Unique per call: two saves of one name may overlap, and must not share a file.
+    const temporary = `${target}.${process.pid}.${randomUUID()}.tmp`;
 
     const file = await open(temporary, 'w');
     try {

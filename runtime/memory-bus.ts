@@ -9,6 +9,7 @@
  * discarded, like a Kafka topic nobody reads once retention passes.
  */
 import { AletheiaError } from './errors.ts';
+import { sleep as interruptibleSleep } from './lifecycle.ts';
 import {
   partitionOf,
   redeliveryDelayMs,
@@ -98,6 +99,8 @@ class MemorySubscription implements Subscription {
   private readonly handler: BatchHandler;
   private readonly inFlight = new Set<Promise<void>>();
   private running = true;
+  /** Aborted on close, to cut short a wait before redelivery. */
+  private readonly stopped = new AbortController();
   private readonly onClose: () => void;
 
   constructor(
@@ -152,7 +155,7 @@ class MemorySubscription implements Subscription {
           return;
         }
         const attempt = batch[0]!.delivery.attempt;
-        await sleep(redeliveryDelayMs(attempt));
+        await interruptibleSleep(redeliveryDelayMs(attempt), this.stopped.signal);
         for (const entry of batch) entry.delivery.attempt += 1;
       }
     }
@@ -170,6 +173,7 @@ class MemorySubscription implements Subscription {
 
   async drain(timeoutMs: number): Promise<void> {
     this.running = false;
+    this.stopped.abort();
     const settled = Promise.allSettled([...this.inFlight]);
     await (Number.isFinite(timeoutMs) ? Promise.race([settled, sleep(timeoutMs)]) : settled);
 
