@@ -33,8 +33,21 @@ const BOMS = [
 // Like the WHATWG Encoding standard, Latin-1 and ASCII labels mean windows-1252: the only
 // difference is 0x80-0x9F, which real Latin-1 text never uses but mislabelled CP1252 text does.
 const WINDOWS_1252_LABELS = new Set([
-  'windows-1252', 'cp1252', 'x-cp1252', 'iso-8859-1', 'iso8859-1', 'iso_8859-1', 'latin1',
-  'l1', 'cp819', 'ibm819', 'iso-ir-100', 'csisolatin1', 'us-ascii', 'ascii', 'iso_8859-1:1987',
+  'windows-1252',
+  'cp1252',
+  'x-cp1252',
+  'iso-8859-1',
+  'iso8859-1',
+  'iso_8859-1',
+  'latin1',
+  'l1',
+  'cp819',
+  'ibm819',
+  'iso-ir-100',
+  'csisolatin1',
+  'us-ascii',
+  'ascii',
+  'iso_8859-1:1987',
 ]);
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'x-unicode20utf8']);
 

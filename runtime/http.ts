@@ -62,13 +62,27 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
 const FORBIDDEN_IPV4 = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
-  '192.0.0.0/24', '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4',
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
 ];
 const FORBIDDEN_IPV6 = [
-  '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'ff00::/8',
+  '::/128',
+  '::1/128',
+  'fc00::/7',
+  'fe80::/10',
+  'ff00::/8',
   // NAT64 and 6to4 embed an IPv4 address that the IPv4 ranges would not see.
-  '64:ff9b::/96', '2002::/16',
+  '64:ff9b::/96',
+  '2002::/16',
 ];
 
 // BlockList also matches IPv4-mapped IPv6 (::ffff:10.0.0.1) against the IPv4 ranges.
@@ -270,12 +284,18 @@ async function finish(
   }
 
   // Destroying also frees the socket when reading stops early (cap hit, unknown encoding).
-  const body = await readBody(url, res, headers, policy.maxBodyBytes, signal)
-    .finally(() => res.destroy());
+  const body = await readBody(url, res, headers, policy.maxBodyBytes, signal).finally(() =>
+    res.destroy(),
+  );
 
   return {
-    url, status, headers, body, notModified: false,
-    etag: headers['etag'], lastModified: headers['last-modified'],
+    url,
+    status,
+    headers,
+    body,
+    notModified: false,
+    etag: headers['etag'],
+    lastModified: headers['last-modified'],
   };
 }
 
@@ -318,8 +338,14 @@ async function readBody(
     },
   });
   const decoders = contentDecoders(url, headers['content-encoding']);
-  await pipeline(res, cap(maxBytes, () => tooLarge('body')), ...decoders,
-    cap(maxBytes, () => tooLarge('decoded body')), sink, { signal });
+  await pipeline(
+    res,
+    cap(maxBytes, () => tooLarge('body')),
+    ...decoders,
+    cap(maxBytes, () => tooLarge('decoded body')),
+    sink,
+    { signal },
+  );
 
   return Buffer.concat(chunks);
 }
@@ -338,16 +364,22 @@ function cap(maxBytes: number, tooLarge: () => Error): Transform {
 
 /** Decoders for a Content-Encoding list, in the order they must run (last applied first). */
 function contentDecoders(url: string, encoding: string | undefined) {
-  const names = (encoding ?? '').toLowerCase().split(',').map((s) => s.trim());
+  const names = (encoding ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim());
 
-  return names.filter((name) => name && name !== 'identity').reverse().map((name) => {
-    if (name === 'gzip' || name === 'x-gzip') return zlib.createGunzip();
-    if (name === 'deflate') return zlib.createInflate();
-    if (name === 'br') return zlib.createBrotliDecompress();
+  return names
+    .filter((name) => name && name !== 'identity')
+    .reverse()
+    .map((name) => {
+      if (name === 'gzip' || name === 'x-gzip') return zlib.createGunzip();
+      if (name === 'deflate') return zlib.createInflate();
+      if (name === 'br') return zlib.createBrotliDecompress();
 
-    const reason = `unsupported Content-Encoding ${name}`;
-    throw new AletheiaError('HTTP_NETWORK', `fetching ${url}: ${reason}`, { retryable: false });
-  });
+      const reason = `unsupported Content-Encoding ${name}`;
+      throw new AletheiaError('HTTP_NETWORK', `fetching ${url}: ${reason}`, { retryable: false });
+    });
 }
 
 /** Maps anything thrown while fetching to the error code callers act on. */

@@ -53,7 +53,9 @@ export const batchSeconds = new Histogram({
 
 export const consumerLag = new Gauge({
   name: 'aletheia_consumer_lag',
-  help: 'Records a consumer group still has to acknowledge in a partition (high watermark minus committed offset).',
+  help:
+    'Records a consumer group still has to acknowledge in a partition ' +
+    '(high watermark minus committed offset).',
   labelNames: ['group', 'topic', 'partition'],
   registers: [registry],
 });

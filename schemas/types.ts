@@ -3,7 +3,9 @@
 
 export type RecordKind = 'entity' | 'article' | 'social_post' | 'archive_snapshot';
 
-/** Fields every canonical record carries, whatever its kind. The payload field is added per kind. */
+/**
+ * Fields every canonical record carries, whatever its kind. The payload field is added per kind.
+ */
 export interface Envelope {
   /** Deterministic id: hex SHA-256 of source and native id, 32 characters. */
   id: string;
@@ -42,7 +44,10 @@ export interface Sitelink {
   url: string;
 }
 
-/** A Wikidata item tracked by Aletheia: names in the working languages, classes, images, social handles and Wikipedia articles. */
+/**
+ * A Wikidata item tracked by Aletheia: names in the working languages, classes, images, social
+ * handles and Wikipedia articles.
+ */
 export interface WikidataEntity {
   qid: string;
   /** Label in the first language available of pt-br, pt, en. */
@@ -133,7 +138,10 @@ export interface RawRecord {
   context: Record<string, string>;
 }
 
-/** A record a stage could not handle, with the reason and the original bytes. Published on dead-letter.<stage>. */
+/**
+ * A record a stage could not handle, with the reason and the original bytes. Published on
+ * dead-letter.<stage>.
+ */
 export interface DeadLetter {
   /** Hex SHA-256 of stage, original topic, key and bytes: replays land on the same id. */
   id: string;

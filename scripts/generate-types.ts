@@ -36,8 +36,14 @@ export function generateTypes(): string {
   const declarations: string[] = [];
   const emitted = new Set<string>();
 
-  const doc = (text: unknown, indent = ''): string =>
-    typeof text === 'string' ? `${indent}/** ${text} */\n` : '';
+  const doc = (text: unknown, indent = ''): string => {
+    if (typeof text !== 'string') return '';
+    if (indent.length + text.length + 7 <= 100) return `${indent}/** ${text} */\n`;
+
+    return `${indent}/**\n${wrapWords(text, 96 - indent.length)
+      .map((line) => `${indent} * ${line}\n`)
+      .join('')}${indent} */\n`;
+  };
 
   function typeOf(schema: Schema): string {
     if (typeof schema === 'string') return primitives[schema] ?? schema;
@@ -92,6 +98,21 @@ export function generateTypes(): string {
   ].join('\n');
 
   return `${header}\n${declarations.join('\n')}\n${canonical}`;
+}
+
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+
+  return [...lines, line];
 }
 
 function wrap(type: string): string {

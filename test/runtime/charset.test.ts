@@ -16,8 +16,12 @@ describe('decodeText', () => {
   });
 
   it('reads 0x93/0x94 as smart quotes under a Latin-1 label, as browsers do', () => {
-    const body = Buffer.concat([latin1('ministro diz '), Buffer.from([0x93]), latin1('não'),
-      Buffer.from([0x94])]);
+    const body = Buffer.concat([
+      latin1('ministro diz '),
+      Buffer.from([0x93]),
+      latin1('não'),
+      Buffer.from([0x94]),
+    ]);
 
     const decoded = decodeText(body, 'text/html; charset=iso-8859-1', 'html');
 

@@ -46,7 +46,10 @@ function policy(overrides: Partial<HttpPolicy> = {}): HttpPolicy {
 }
 
 async function rejectsWith(work: Promise<unknown>, code: ErrorCode): Promise<AletheiaError> {
-  const err = await work.then(() => undefined, (e: unknown) => e);
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(isAletheiaError(err, code), `expected ${code}, got ${String(err)}`);
 
   return err;
@@ -87,9 +90,12 @@ describe('httpGet', () => {
       res.end('<rss>notícias</rss>');
     });
 
-    const res = await httpGet({ url: `${server.origin}/feed.xml` }, policy({
-      allowedHosts: [server.host],
-    }));
+    const res = await httpGet(
+      { url: `${server.origin}/feed.xml` },
+      policy({
+        allowedHosts: [server.host],
+      }),
+    );
 
     assert.equal(res.status, 200);
     assert.equal(res.url, `${server.origin}/feed.xml`);
@@ -104,16 +110,18 @@ describe('httpGet', () => {
     const etag = '"v1"';
     const lastModified = 'Wed, 03 Dec 2025 10:00:00 GMT';
     const server = await serve((req, res) => {
-      const fresh = req.headers['if-none-match'] === etag
-        && req.headers['if-modified-since'] === lastModified;
+      const fresh =
+        req.headers['if-none-match'] === etag && req.headers['if-modified-since'] === lastModified;
       res.writeHead(fresh ? 304 : 200, { ETag: etag, 'Last-Modified': lastModified });
       res.end(fresh ? undefined : 'full body');
     });
     const p = policy({ allowedHosts: [server.host] });
 
     const first = await httpGet({ url: server.origin }, p);
-    const second = await httpGet({ url: server.origin, etag: first.etag!,
-      lastModified: first.lastModified! }, p);
+    const second = await httpGet(
+      { url: server.origin, etag: first.etag!, lastModified: first.lastModified! },
+      p,
+    );
 
     assert.equal(first.etag, etag);
     assert.equal(first.lastModified, lastModified);
@@ -142,9 +150,15 @@ describe('httpGet', () => {
     it('refuses a Content-Length over the cap before reading', async () => {
       const server = await serve((_req, res) => res.end(Buffer.alloc(100 * 1024)));
 
-      const err = await rejectsWith(httpGet({ url: server.origin }, policy({
-        allowedHosts: [server.host],
-      })), 'HTTP_BODY_TOO_LARGE');
+      const err = await rejectsWith(
+        httpGet(
+          { url: server.origin },
+          policy({
+            allowedHosts: [server.host],
+          }),
+        ),
+        'HTTP_BODY_TOO_LARGE',
+      );
       assert.match(err.message, /Content-Length 102400/);
     });
 
@@ -154,8 +168,10 @@ describe('httpGet', () => {
         res.end();
       });
 
-      await rejectsWith(httpGet({ url: server.origin }, policy({ allowedHosts: [server.host] })),
-        'HTTP_BODY_TOO_LARGE');
+      await rejectsWith(
+        httpGet({ url: server.origin }, policy({ allowedHosts: [server.host] })),
+        'HTTP_BODY_TOO_LARGE',
+      );
     });
 
     it('caps the decoded size of a gzip bomb', async () => {
@@ -166,9 +182,15 @@ describe('httpGet', () => {
         res.end(bomb);
       });
 
-      const err = await rejectsWith(httpGet({ url: server.origin }, policy({
-        allowedHosts: [server.host],
-      })), 'HTTP_BODY_TOO_LARGE');
+      const err = await rejectsWith(
+        httpGet(
+          { url: server.origin },
+          policy({
+            allowedHosts: [server.host],
+          }),
+        ),
+        'HTTP_BODY_TOO_LARGE',
+      );
       assert.match(err.message, /decoded body/);
     });
   });
@@ -181,9 +203,12 @@ describe('httpGet', () => {
         else res.end('final');
       });
 
-      const res = await httpGet({ url: `${server.origin}/old` }, policy({
-        allowedHosts: [server.host],
-      }));
+      const res = await httpGet(
+        { url: `${server.origin}/old` },
+        policy({
+          allowedHosts: [server.host],
+        }),
+      );
 
       assert.equal(res.url, `${server.origin}/feed.xml`);
       assert.equal(res.body.toString(), 'final');
@@ -194,9 +219,15 @@ describe('httpGet', () => {
         res.writeHead(302, { Location: req.url === '/a' ? '/b' : '/a' }).end();
       });
 
-      const err = await rejectsWith(httpGet({ url: `${server.origin}/a` }, policy({
-        allowedHosts: [server.host],
-      })), 'HTTP_REDIRECT_LIMIT');
+      const err = await rejectsWith(
+        httpGet(
+          { url: `${server.origin}/a` },
+          policy({
+            allowedHosts: [server.host],
+          }),
+        ),
+        'HTTP_REDIRECT_LIMIT',
+      );
       assert.match(err.message, /\/a -> .*\/b -> .*\/a/);
     });
 
@@ -205,9 +236,16 @@ describe('httpGet', () => {
         res.writeHead(302, { Location: `/hop${req.url!.length}` }).end();
       });
 
-      await rejectsWith(httpGet({ url: `${server.origin}/` }, policy({
-        allowedHosts: [server.host], maxRedirects: 2,
-      })), 'HTTP_REDIRECT_LIMIT');
+      await rejectsWith(
+        httpGet(
+          { url: `${server.origin}/` },
+          policy({
+            allowedHosts: [server.host],
+            maxRedirects: 2,
+          }),
+        ),
+        'HTTP_REDIRECT_LIMIT',
+      );
       assert.equal(server.hits.length, 3);
     });
 
@@ -216,9 +254,15 @@ describe('httpGet', () => {
         res.writeHead(302, { Location: 'http://10.0.0.1/internal' }).end();
       });
 
-      const err = await rejectsWith(httpGet({ url: server.origin }, policy({
-        allowedHosts: [server.host],
-      })), 'HTTP_ADDRESS_FORBIDDEN');
+      const err = await rejectsWith(
+        httpGet(
+          { url: server.origin },
+          policy({
+            allowedHosts: [server.host],
+          }),
+        ),
+        'HTTP_ADDRESS_FORBIDDEN',
+      );
       assert.match(err.message, /10\.0\.0\.1/);
     });
 
@@ -232,9 +276,12 @@ describe('httpGet', () => {
         res.writeHead(302, { Location: target.origin }).end();
       });
 
-      await httpGet({ url: origin.origin, headers: { Authorization: 'Bearer secret' } }, policy({
-        allowedHosts: [origin.host, target.host],
-      }));
+      await httpGet(
+        { url: origin.origin, headers: { Authorization: 'Bearer secret' } },
+        policy({
+          allowedHosts: [origin.host, target.host],
+        }),
+      );
 
       assert.equal(seen, undefined);
     });
@@ -245,8 +292,10 @@ describe('httpGet', () => {
       const server = await serve((_req, res) => res.end('ok'));
 
       await rejectsWith(httpGet({ url: server.origin }, policy()), 'HTTP_ADDRESS_FORBIDDEN');
-      await rejectsWith(httpGet({ url: server.origin.replace('127.0.0.1', 'localhost') },
-        policy()), 'HTTP_ADDRESS_FORBIDDEN');
+      await rejectsWith(
+        httpGet({ url: server.origin.replace('127.0.0.1', 'localhost') }, policy()),
+        'HTTP_ADDRESS_FORBIDDEN',
+      );
       assert.equal(server.hits.length, 0);
 
       const res = await httpGet({ url: server.origin }, policy({ allowPrivateNetworks: true }));
@@ -254,8 +303,14 @@ describe('httpGet', () => {
     });
 
     it('refuses private, link-local and IPv4-mapped literals', async () => {
-      for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[::ffff:10.0.0.1]/',
-        'http://192.168.1.1/', 'http://[fd00::1]/', 'http://100.64.0.1/', 'http://0.0.0.0/']) {
+      for (const url of [
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[::ffff:10.0.0.1]/',
+        'http://192.168.1.1/',
+        'http://[fd00::1]/',
+        'http://100.64.0.1/',
+        'http://0.0.0.0/',
+      ]) {
         await rejectsWith(httpGet({ url }, policy()), 'HTTP_ADDRESS_FORBIDDEN');
       }
     });
@@ -267,9 +322,15 @@ describe('httpGet', () => {
         res.writeHead(503, { 'Retry-After': '120' }).end('busy');
       });
 
-      const err = await rejectsWith(httpGet({ url: `${server.origin}/feed` }, policy({
-        allowedHosts: [server.host],
-      })), 'HTTP_STATUS_RETRYABLE');
+      const err = await rejectsWith(
+        httpGet(
+          { url: `${server.origin}/feed` },
+          policy({
+            allowedHosts: [server.host],
+          }),
+        ),
+        'HTTP_STATUS_RETRYABLE',
+      );
       assert.equal(err.retryable, true);
       assert.equal(err.retryAfterMs, 120_000);
       assert.equal(err.message, `fetching ${server.origin}/feed: status 503`);
@@ -278,9 +339,15 @@ describe('httpGet', () => {
     it('makes 404 final', async () => {
       const server = await serve((_req, res) => res.writeHead(404).end());
 
-      const err = await rejectsWith(httpGet({ url: server.origin }, policy({
-        allowedHosts: [server.host],
-      })), 'HTTP_STATUS');
+      const err = await rejectsWith(
+        httpGet(
+          { url: server.origin },
+          policy({
+            allowedHosts: [server.host],
+          }),
+        ),
+        'HTTP_STATUS',
+      );
       assert.equal(err.retryable, false);
       assert.match(err.message, /status 404/);
     });
@@ -291,9 +358,16 @@ describe('httpGet', () => {
       const server = await serve(() => {});
       const started = Date.now();
 
-      await rejectsWith(httpGet({ url: server.origin }, policy({
-        allowedHosts: [server.host], timeoutMs: 200,
-      })), 'HTTP_TIMEOUT');
+      await rejectsWith(
+        httpGet(
+          { url: server.origin },
+          policy({
+            allowedHosts: [server.host],
+            timeoutMs: 200,
+          }),
+        ),
+        'HTTP_TIMEOUT',
+      );
       assert.ok(Date.now() - started < 1000);
     });
 
@@ -303,17 +377,31 @@ describe('httpGet', () => {
         res.write('<rss><channel>');
       });
 
-      await rejectsWith(httpGet({ url: server.origin }, policy({
-        allowedHosts: [server.host], timeoutMs: 200,
-      })), 'HTTP_TIMEOUT');
+      await rejectsWith(
+        httpGet(
+          { url: server.origin },
+          policy({
+            allowedHosts: [server.host],
+            timeoutMs: 200,
+          }),
+        ),
+        'HTTP_TIMEOUT',
+      );
     });
 
     it('stops when the caller aborts', async () => {
       const server = await serve(() => {});
 
-      const err = await rejectsWith(httpGet({ url: server.origin }, policy({
-        allowedHosts: [server.host],
-      }), AbortSignal.timeout(100)), 'COMPONENT_STOPPED');
+      const err = await rejectsWith(
+        httpGet(
+          { url: server.origin },
+          policy({
+            allowedHosts: [server.host],
+          }),
+          AbortSignal.timeout(100),
+        ),
+        'COMPONENT_STOPPED',
+      );
       assert.equal(err.retryable, false);
     });
   });
@@ -324,8 +412,10 @@ describe('httpGet', () => {
         await rejectsWith(httpGet({ url }, policy()), 'HTTP_URL_INVALID');
       }
 
-      const err = await rejectsWith(httpGet({ url: 'http://user:s3cret@example.com/' }, policy()),
-        'HTTP_URL_INVALID');
+      const err = await rejectsWith(
+        httpGet({ url: 'http://user:s3cret@example.com/' }, policy()),
+        'HTTP_URL_INVALID',
+      );
       assert.doesNotMatch(err.message, /s3cret/);
     });
   });
