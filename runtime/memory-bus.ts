@@ -48,13 +48,24 @@ class PartitionQueue {
     this.capacity = capacity;
   }
 
-  async waitForSpace(): Promise<void> {
-    while (this.entries.length >= this.capacity) {
-      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
-    }
+  /** Set once the group closed: nothing pushed afterwards would ever be handled. */
+  closed = false;
+
+  full(): boolean {
+    return this.entries.length >= this.capacity;
+  }
+
+  /** Resolves at the next removal (or when the queue closes); the caller checks again. */
+  spaceFreed(): Promise<void> {
+    return new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
   }
 
   push(entry: Entry): void {
+    if (this.closed) {
+      entry.settle(new AletheiaError('COMPONENT_STOPPED', 'consumer group closed'));
+
+      return;
+    }
     this.entries.push(entry);
     this.wake();
   }
@@ -85,6 +96,7 @@ class PartitionQueue {
 
   /** Fails everything still queued, so publishers do not wait forever on a stopped bus. */
   abandon(reason: Error): void {
+    this.closed = true;
     for (const entry of this.entries) entry.settle(reason);
     this.entries.length = 0;
     this.delivered.clear();
@@ -148,14 +160,10 @@ class MemorySubscription implements Subscription {
         await this.handler(batch.map((entry) => entry.delivery));
         break;
       } catch {
-        if (!this.running) {
-          for (const entry of batch) queue.delivered.delete(entry);
-          queue.batchesInFlight -= 1;
-
-          return;
-        }
+        if (!this.running) return this.release(queue, batch);
         const attempt = batch[0]!.delivery.attempt;
         await interruptibleSleep(redeliveryDelayMs(attempt), this.stopped.signal);
+        if (!this.running) return this.release(queue, batch);
         for (const entry of batch) entry.delivery.attempt += 1;
       }
     }
@@ -164,6 +172,12 @@ class MemorySubscription implements Subscription {
     queue.remove(batch);
     for (const entry of batch) entry.settle();
     queue.wake();
+  }
+
+  /** Gives a batch back to its queue undelivered, for `drain` to abandon. */
+  private release(queue: PartitionQueue, batch: Entry[]): void {
+    for (const entry of batch) queue.delivered.delete(entry);
+    queue.batchesInFlight -= 1;
   }
 
   async close(): Promise<void> {
@@ -230,8 +244,15 @@ export class MemoryBus implements Bus {
     const acknowledged: Promise<void>[] = [];
     for (const record of records) {
       const partition = partitionOf(record.key, this.options.partitions);
-      const queues = this.queuesFor(topic, partition);
-      for (const queue of queues) await queue.waitForSpace();
+      // Checked and pushed in one synchronous step, so concurrent publishers cannot all
+      // pass the check and overfill a queue between them.
+      let queues = this.queuesFor(topic, partition);
+      for (;;) {
+        const full = queues.find((queue) => queue.full() && !queue.closed);
+        if (!full) break;
+        await full.spaceFreed();
+        queues = this.queuesFor(topic, partition);
+      }
 
       const offset = offsets[partition]!;
       offsets[partition] = offset + 1n;

@@ -162,4 +162,47 @@ describe('MemoryBus', () => {
     await bus.publish('t', [record('a')]);
     await bus.stop();
   });
+
+  it('holds concurrent publishers to the queue bound', async () => {
+    // Publishers waiting together once all passed the space check and overfilled the queue.
+    const bus = await busWith({ partitions: 1, queueMaxRecords: 2 });
+    const gate = deferred();
+    let peak = 0;
+    await bus.subscribe({ group: 'g', topics: ['t'], maxBatchRecords: 1 }, async (batch) => {
+      await gate.promise;
+      peak = Math.max(peak, batch.length);
+    });
+
+    const publishing = Promise.all(
+      Array.from({ length: 6 }, (_, i) => bus.publish('t', [record(`k${i}`)])),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const held = (
+      bus as unknown as { subscriptions: Set<{ queues: Map<string, { entries: unknown[] }[]> }> }
+    ).subscriptions;
+    const [subscription] = [...held];
+    assert.equal(subscription?.queues.get('t')?.[0]?.entries.length, 2);
+
+    gate.release();
+    await publishing;
+    await bus.stop();
+  });
+
+  it('fails a publish waiting for space when its consumer group closes', async () => {
+    // The waiting publisher once pushed into the abandoned queue and never settled.
+    const bus = await busWith({ partitions: 1, queueMaxRecords: 1 });
+    const subscription = await bus.subscribe(
+      { group: 'g', topics: ['t'], maxBatchRecords: 1 },
+      () => new Promise(() => {}),
+    );
+    const first = bus.publish('t', [record('a')]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = bus.publish('t', [record('b')]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+
+    await (subscription as unknown as { drain(ms: number): Promise<void> }).drain(50);
+    await assert.rejects(first, (err) => isAletheiaError(err, 'COMPONENT_STOPPED'));
+    await assert.rejects(second, (err) => isAletheiaError(err, 'COMPONENT_STOPPED'));
+    await bus.stop();
+  });
 });
