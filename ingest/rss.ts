@@ -211,7 +211,7 @@ export class RssConnector implements Component {
     recordsIn.inc({ stage: STAGE }, feed.items.length);
 
     for (const item of feed.items) {
-      const nativeId = nativeIdOf(item);
+      const nativeId = nativeIdOf(item, feedUrl);
       const id = canonicalId('rss', nativeId);
       if (state.has(id) || seen.has(id)) {
         alreadyDelivered += 1;
@@ -325,13 +325,24 @@ function nothing(feedUrl: string): Omit<PollResult, 'outcome'> {
   return { feedUrl, published: 0, alreadyDelivered: 0, deadLettered: 0 };
 }
 
-/** guid, else link, else a hash of title and date: stable while the item is unchanged. */
-function nativeIdOf(item: FeedItem): string {
-  if (item.guid) return item.guid;
+/**
+ * guid, else link, else a hash of title and date: stable while the item is unchanged. A guid
+ * or hash that is not a URI is only unique within its feed (many sites number their items
+ * 1, 2, 3...), so it is scoped by the feed's URL; a URI (a link, an Atom tag: or urn: id)
+ * identifies the article wherever it is syndicated.
+ */
+function nativeIdOf(item: FeedItem, feedUrl: string): string {
+  if (item.guid) return isUri(item.guid) ? item.guid : `${feedUrl}#${item.guid}`;
   if (item.link) return item.link;
-  if (item.title) return `sha256:${contentHash({ title: item.title, date: item.pubDate ?? null })}`;
+  const hashed = item.title
+    ? contentHash({ title: item.title, date: item.pubDate ?? null })
+    : contentHash(item);
 
-  return `sha256:${contentHash(item)}`;
+  return `${feedUrl}#sha256:${hashed}`;
+}
+
+function isUri(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\S+$/i.test(value);
 }
 
 function feedContext(feedUrl: string, feed: ParsedFeed, response: HttpResponse) {

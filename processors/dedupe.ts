@@ -27,12 +27,19 @@ export class Dedupe {
     this.maxEntries = maxEntries;
   }
 
-  check(record: Fingerprint): DedupeVerdict {
-    if (this.hashById.get(record.id) === record.contentHash) {
-      return { action: 'drop', reason: 'duplicate' };
-    }
+  /**
+   * `pending` holds what the current batch passed so far and is not yet acknowledged: the
+   * latest version of an id within the batch counts over what was remembered before, and the
+   * first id of some content is the oldest one either knows.
+   */
+  check(record: Fingerprint, pending?: Dedupe): DedupeVerdict {
+    const latest = pending?.hashById.has(record.id)
+      ? pending.hashById.get(record.id)
+      : this.hashById.get(record.id);
+    if (latest === record.contentHash) return { action: 'drop', reason: 'duplicate' };
 
-    const first = this.idByHash.get(record.contentHash);
+    const first =
+      this.idByHash.get(record.contentHash) ?? pending?.idByHash.get(record.contentHash);
 
     return {
       action: 'pass',

@@ -126,7 +126,7 @@ export class ProcessStage implements Component {
     const outputs = new Map<string, OutgoingRecord[]>();
     const letters: DeadLetter[] = [];
     const passed: CanonicalRecord[] = [];
-    const inBatch = new Map<string, string>();
+    const inBatch = new Dedupe();
 
     for (const delivery of batch) {
       try {
@@ -138,7 +138,7 @@ export class ProcessStage implements Component {
         const records = outputs.get(topic);
         if (records) records.push({ key: record.id, value });
         else outputs.set(topic, [{ key: record.id, value }]);
-        inBatch.set(record.id, record.contentHash);
+        inBatch.remember([record]);
         passed.push(record);
       } catch (err) {
         const failure = err instanceof StepError ? err : new StepError('normalise', err);
@@ -173,10 +173,7 @@ export class ProcessStage implements Component {
   }
 
   /** One record through every step; null when it is dropped on purpose. */
-  private async process(
-    delivery: Delivery,
-    inBatch: Map<string, string>,
-  ): Promise<CanonicalRecord | null> {
+  private async process(delivery: Delivery, inBatch: Dedupe): Promise<CanonicalRecord | null> {
     const raw = codecs.raw.decode(delivery.value);
     const record = normalise(raw);
 
@@ -189,8 +186,7 @@ export class ProcessStage implements Component {
       }
     }
 
-    if (inBatch.get(record.id) === record.contentHash) return this.drop(record);
-    const verdict = this.dedupe.check(record);
+    const verdict = this.dedupe.check(record, inBatch);
     if (verdict.action === 'drop') return this.drop(record);
     if (verdict.duplicateOf && 'duplicateOf' in record.payload) {
       record.payload.duplicateOf = verdict.duplicateOf;

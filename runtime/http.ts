@@ -237,7 +237,30 @@ function isAllowedHost(url: URL, allowedHosts: readonly string[]): boolean {
 }
 
 function isForbidden({ address, family }: LookupAddress): boolean {
-  return forbidden.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  if (family !== 6) return forbidden.check(address, 'ipv4');
+
+  const embedded = embeddedIpv4(address);
+
+  return (
+    forbidden.check(address, 'ipv6') || (embedded !== null && forbidden.check(embedded, 'ipv4'))
+  );
+}
+
+/**
+ * The IPv4 address inside the deprecated IPv4-compatible (::127.0.0.1) and the IPv4-translated
+ * (::ffff:0:127.0.0.1) forms, which BlockList does not relate to the IPv4 ranges.
+ */
+function embeddedIpv4(address: string): string | null {
+  const match = /^::(?:ffff:0:)?(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(
+    address,
+  );
+  if (!match) return null;
+  if (match[1]) return match[1];
+
+  const high = parseInt(match[2]!, 16);
+  const low = parseInt(match[3]!, 16);
+
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
 /** Hands the socket the addresses already vetted, so a second DNS answer cannot differ. */

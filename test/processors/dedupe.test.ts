@@ -45,4 +45,33 @@ describe('Dedupe', () => {
     assert.equal(dedupe.check({ id: 'a', contentHash: 'h1' }).action, 'pass');
     assert.equal(dedupe.check({ id: 'c', contentHash: 'h3' }).action, 'drop');
   });
+
+  it('lets the latest version within a batch count over what was remembered', () => {
+    // X:H2 passed earlier; a batch with X:H1 then X:H2 once dropped H2 and stored the older H1.
+    const dedupe = new Dedupe();
+    dedupe.remember([{ id: 'x', contentHash: 'h2' }]);
+    const batch = new Dedupe();
+
+    assert.equal(dedupe.check({ id: 'x', contentHash: 'h1' }, batch).action, 'pass');
+    batch.remember([{ id: 'x', contentHash: 'h1' }]);
+    assert.equal(dedupe.check({ id: 'x', contentHash: 'h2' }, batch).action, 'pass');
+    batch.remember([{ id: 'x', contentHash: 'h2' }]);
+    assert.equal(dedupe.check({ id: 'x', contentHash: 'h2' }, batch).action, 'drop');
+  });
+
+  it('marks a copy of content first seen earlier in the same batch', () => {
+    const dedupe = new Dedupe();
+    dedupe.remember([{ id: 'old', contentHash: 'h0' }]);
+    const batch = new Dedupe();
+    batch.remember([{ id: 'a', contentHash: 'h1' }]);
+
+    assert.deepEqual(dedupe.check({ id: 'b', contentHash: 'h1' }, batch), {
+      action: 'pass',
+      duplicateOf: 'a',
+    });
+    assert.deepEqual(dedupe.check({ id: 'c', contentHash: 'h0' }, batch), {
+      action: 'pass',
+      duplicateOf: 'old',
+    });
+  });
 });

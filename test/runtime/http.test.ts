@@ -310,6 +310,9 @@ describe('httpGet', () => {
         'http://[fd00::1]/',
         'http://100.64.0.1/',
         'http://0.0.0.0/',
+        // IPv4-compatible and IPv4-translated forms of loopback slipped past the IPv6 ranges.
+        'http://[::127.0.0.1]/',
+        'http://[::ffff:0:127.0.0.1]/',
       ]) {
         await rejectsWith(httpGet({ url }, policy()), 'HTTP_ADDRESS_FORBIDDEN');
       }
