@@ -16,6 +16,8 @@
  * - Queues are bounded: a publisher waits while a consumer group is too far behind.
  */
 
+import { backoffMs } from './lifecycle.ts';
+
 export type Headers = Record<string, string>;
 
 export interface OutgoingRecord {
@@ -71,9 +73,7 @@ export interface Bus {
 
 /** Delay before redelivering a batch whose handler failed for the given attempt. */
 export function redeliveryDelayMs(attempt: number, baseMs = 200, maxMs = 30_000): number {
-  const exponential = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-
-  return Math.round(exponential / 2 + Math.random() * (exponential / 2));
+  return backoffMs(attempt, baseMs, maxMs);
 }
 
 /** Partition of a key: FNV-1a over the UTF-8 bytes, stable across processes and restarts. */
